@@ -1,0 +1,157 @@
+import { readFileSync, statSync } from 'node:fs';
+import { basename, dirname, extname, resolve } from 'node:path';
+import { LineCounter, parseDocument, isNode } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { pipelineSchema, type PipelineSpec } from './pipeline-schema.js';
+import { substituteEnv } from './env-substitution.js';
+
+/** A pipeline file bigger than this is refused: configs are small, a huge one is a mistake or an attack. */
+export const MAX_PIPELINE_BYTES = 1024 * 1024;
+
+export interface Pipeline {
+  name: string;
+  /** Absolute path of the YAML file. */
+  file: string;
+  /** Folder of the YAML file: relative paths in the config resolve from here. */
+  baseDir: string;
+  /** Where run history and snapshots live. */
+  stateDir: string;
+  spec: PipelineSpec;
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Overrides spec.state.dir and OUTFLOW_STATE_DIR. */
+  stateDir?: string;
+}
+
+export function loadPipeline(file: string, opts: LoadOptions = {}): Pipeline {
+  const abs = resolve(file);
+  const shown = basename(abs);
+  let size: number;
+  try {
+    size = statSync(abs).size;
+  } catch {
+    throw new ConfigError(`${file}: no such pipeline file`);
+  }
+  if (size > MAX_PIPELINE_BYTES) {
+    throw new ConfigError(`${shown}: file is ${size} bytes; a pipeline file may be at most ${MAX_PIPELINE_BYTES} bytes`);
+  }
+  const text = decodeUtf8(readFileSync(abs), shown);
+  return parsePipeline(text, abs, opts);
+}
+
+/** Parses pipeline YAML text; `file` names it in errors and anchors relative paths. */
+export function parsePipeline(text: string, file: string, opts: LoadOptions = {}): Pipeline {
+  const abs = resolve(file);
+  const shown = basename(abs);
+  const env = opts.env ?? process.env;
+  const lines = new LineCounter();
+  // maxAliasCount bounds alias expansion: a "billion laughs" file is refused, not expanded.
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    const at = e.linePos?.[0];
+    throw new ConfigError(`${shown}${at ? `:${at.line}:${at.col}` : ''}: invalid YAML: ${firstLine(e.message)}`);
+  }
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 50 });
+  } catch (e) {
+    throw new ConfigError(`${shown}: refused: ${(e as Error).message} (aliases are limited to keep a small file from expanding into a huge one)`);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(`${shown}: expected a mapping of pipeline fields at the top level, got ${describe(raw)}`);
+  }
+  const substituted = substituteEnv(raw, env, shown);
+  const parsed = pipelineSchema.safeParse(substituted, { reportInput: true });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const node = doc.getIn(issue.path as (string | number)[], true);
+    const line = isNode(node) && node.range ? lines.linePos(node.range[0]).line : undefined;
+    throw new ConfigError(`${shown}${line ? `:${line}` : ''}: ${formatPath(issue.path)}: ${formatIssue(issue)}`);
+  }
+  const spec = parsed.data;
+  const name = spec.name ?? basename(abs, extname(abs)).replace(/[^A-Za-z0-9_.-]/g, '_');
+  checkCrossFields(spec, shown);
+  const baseDir = dirname(abs);
+  const stateDir = resolve(
+    opts.stateDir ?? (spec.state?.dir ? resolve(baseDir, spec.state.dir) : env.OUTFLOW_STATE_DIR ?? '.outflow'),
+  );
+  return { name, file: abs, baseDir, stateDir, spec };
+}
+
+function checkCrossFields(spec: PipelineSpec, shown: string): void {
+  if (spec.schedule && spec.every) {
+    throw new ConfigError(`${shown}: schedule: give either schedule (cron) or every (interval), not both`);
+  }
+  if (spec.mapping) {
+    const targets = Object.values(spec.mapping);
+    const dup = targets.find((t, i) => targets.indexOf(t) !== i);
+    if (dup) throw new ConfigError(`${shown}: mapping: two model columns map to destination column "${dup}"`);
+  }
+  if (spec.incremental && (spec.mode === 'mirror' || spec.mode === 'replace')) {
+    throw new ConfigError(
+      `${shown}: incremental: a cursor reads only new rows, so it cannot tell which rows left the model; mode ${spec.mode} needs the whole model`,
+    );
+  }
+}
+
+function decodeUtf8(bytes: Buffer, shown: string): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new ConfigError(`${shown}: not valid UTF-8 text; save the pipeline file as UTF-8`);
+  }
+}
+
+function formatPath(path: PropertyKey[]): string {
+  if (path.length === 0) return '(top level)';
+  return path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[');
+}
+
+function formatIssue(issue: z.core.$ZodIssue): string {
+  const input = (issue as { input?: unknown }).input;
+  switch (issue.code) {
+    case 'invalid_type':
+      if (input === undefined) return `required: expected ${issue.expected === 'array' ? 'a list' : article(issue.expected)}`;
+      return `expected ${article(issue.expected)}, got ${describe(input)}`;
+    case 'unrecognized_keys':
+      return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    case 'invalid_value':
+      return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${describe(input)}`;
+    case 'invalid_union': {
+      if ('note' in issue && issue.note === 'No matching discriminator') {
+        return `unknown type ${describe(input)}`;
+      }
+      return `expected ${unionHint(issue)}, got ${describe(input)}`;
+    }
+    default:
+      return issue.message + (input !== undefined && typeof input !== 'object' ? `, got ${describe(input)}` : '');
+  }
+}
+
+function unionHint(issue: z.core.$ZodIssueInvalidUnion): string {
+  const keys = new Set<string>();
+  for (const errs of issue.errors) for (const e of errs) if (e.code === 'unrecognized_keys') e.keys.forEach((k) => keys.add(k));
+  return 'one of the accepted forms' + (keys.size ? ` (unexpected ${[...keys].map((k) => `"${k}"`).join(', ')})` : '');
+}
+
+function article(expected: string): string {
+  if (expected === 'object') return 'a mapping';
+  if (expected === 'array') return 'a list';
+  if (expected === 'integer' || expected === 'int') return 'an integer';
+  return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
+}
+
+function describe(v: unknown): string {
+  if (v === null || v === undefined) return 'nothing';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return JSON.stringify(v);
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0];
+}

@@ -1,0 +1,96 @@
+import { z } from 'zod';
+import { sourceConfig } from '../sources/source-configs.js';
+import { destinationConfig } from '../destinations/destination-configs.js';
+
+export const SYNC_MODES = ['insert', 'insert_new', 'upsert', 'update', 'mirror', 'replace'] as const;
+export type SyncMode = (typeof SYNC_MODES)[number];
+
+const identifier = z.string().min(1);
+
+const modelConfig = z.union([
+  z.strictObject({ table: z.string().min(1) }),
+  z.strictObject({ query: z.string().min(1) }),
+]);
+
+const action = z.strictObject({
+  name: z.string().min(1),
+  sql: z.string().min(1),
+  /** Where the SQL runs. */
+  on: z.enum(['destination', 'source']).default('destination'),
+});
+
+const actions = z
+  .strictObject({
+    before: z.array(action).default([]),
+    after: z.array(action).default([]),
+    on_success: z.array(action).default([]),
+    on_failure: z.array(action).default([]),
+  })
+  .default({ before: [], after: [], on_success: [], on_failure: [] });
+
+/** Durations such as 500ms, 30s, 10m, 2h. */
+export const duration = z
+  .string()
+  .regex(/^\d+(ms|s|m|h)$/, 'a duration such as 500ms, 30s, 10m or 2h')
+  .transform(parseDuration);
+
+export function parseDuration(text: string): number {
+  const m = /^(\d+)(ms|s|m|h)$/.exec(text);
+  if (!m) throw new Error(`not a duration: ${text}`);
+  const n = Number(m[1]);
+  return n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+}
+
+const retry = z
+  .strictObject({
+    attempts: z.number().int().min(1).max(20).default(3),
+    initial_delay: duration.default(500),
+    max_delay: duration.default(10_000),
+  })
+  .default({ attempts: 3, initial_delay: 500, max_delay: 10_000 });
+
+const timeouts = z
+  .strictObject({
+    connect: duration.default(10_000),
+    statement: duration.optional(),
+    run: duration.optional(),
+  })
+  .default({ connect: 10_000 });
+
+const alert = z.strictObject({
+  on: z.enum(['failure', 'partial', 'success', 'rejected_share', 'row_count_change']),
+  webhook: z.string().url(),
+  /** For rejected_share: share of rows rejected; for row_count_change: relative change. */
+  threshold: z.number().min(0).optional(),
+});
+
+export const pipelineSchema = z.strictObject({
+  /** Defaults to the file name without extension. */
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _, . and - only')
+    .optional(),
+  description: z.string().optional(),
+  source: sourceConfig,
+  model: modelConfig,
+  destination: destinationConfig,
+  primary_key: z.union([identifier, z.array(identifier).min(1)]).transform((k) => (Array.isArray(k) ? k : [k])),
+  /** model column → destination column; when absent every model column keeps its name. */
+  mapping: z.record(z.string(), identifier).optional(),
+  mode: z.enum(SYNC_MODES).default('upsert'),
+  actions,
+  incremental: z.strictObject({ cursor: identifier }).optional(),
+  /** mirror/replace refuse to delete more than this share of the target (0..1). */
+  max_delete_ratio: z.number().min(0).max(1).default(0.5),
+  batch_size: z.number().int().min(1).max(1_000_000).default(50_000),
+  retry,
+  timeouts,
+  schedule: z.string().optional(),
+  every: duration.optional(),
+  timezone: z.string().optional(),
+  alerts: z.array(alert).default([]),
+  state: z.strictObject({ dir: z.string() }).optional(),
+});
+
+export type PipelineInput = z.input<typeof pipelineSchema>;
+export type PipelineSpec = z.output<typeof pipelineSchema>;

@@ -1,0 +1,34 @@
+import { z } from 'zod';
+
+const common = {
+  /** Target table, optionally schema-qualified (`crm.state_abbreviations`). */
+  table: z.string().min(1),
+  /** Create the target from the model's schema when it does not exist. */
+  create_table: z.boolean().default(true),
+};
+
+/** TLS, in libpq's sslmode vocabulary. */
+export const sslConfig = z.strictObject({
+  mode: z.enum(['disable', 'require', 'verify-ca', 'verify-full']).default('disable'),
+  /** Path to a CA certificate file (verify-ca / verify-full). */
+  ca_file: z.string().optional(),
+});
+
+export const postgresDestinationConfig = z.strictObject({
+  type: z.literal('postgres'),
+  /** postgres://user:password@host:port/db — put the password in ${ENV}, never in the file. */
+  url: z.string().min(1),
+  ssl: sslConfig.optional(),
+  ...common,
+});
+
+/** The same destination on an embedded Postgres (PGlite) kept in a data directory. */
+export const pgliteDestinationConfig = z.strictObject({
+  type: z.literal('pglite'),
+  /** Data directory; relative paths are resolved from the pipeline file's folder. */
+  path: z.string().min(1),
+  ...common,
+});
+
+export type PostgresDestinationConfig = z.infer<typeof postgresDestinationConfig>;
+export type PgliteDestinationConfig = z.infer<typeof pgliteDestinationConfig>;

@@ -1,0 +1,77 @@
+import { resolve } from 'node:path';
+import { DuckDBInstance, quotedIdentifier, quotedString, type DuckDBConnection } from '@duckdb/node-api';
+import type { Batch, Schema } from '../../types/logical-type.js';
+import type { Model, ReadOptions, Source } from '../source.js';
+import type { DuckdbSourceConfig } from './duckdb-config.js';
+import { describeRelation, streamBatches } from './duckdb-relation.js';
+import { ConnectionError } from '../../errors.js';
+
+/** The embedded default: a DuckDB file or in-memory database, with optional setup SQL. */
+export class DuckdbSource implements Source {
+  readonly kind = 'duckdb';
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly connection: DuckDBConnection,
+  ) {}
+
+  static async open(config: DuckdbSourceConfig, baseDir: string): Promise<DuckdbSource> {
+    const path = config.path === ':memory:' ? ':memory:' : resolve(baseDir, config.path);
+    let instance: DuckDBInstance;
+    try {
+      instance = await DuckDBInstance.create(path, {
+        access_mode: config.read_only ? 'READ_ONLY' : 'READ_WRITE',
+        memory_limit: config.memory_limit,
+        TimeZone: 'UTC',
+      });
+    } catch (e) {
+      throw new ConnectionError(`duckdb source: cannot open ${path}: ${(e as Error).message}`);
+    }
+    const connection = await instance.connect();
+    // Relative paths in setup SQL (read_csv('data.csv')) resolve from the pipeline's folder.
+    await connection.run(`SET file_search_path = ${quotedString(baseDir)}`);
+    const setup = config.setup === undefined ? [] : Array.isArray(config.setup) ? config.setup : [config.setup];
+    for (const sql of setup) {
+      try {
+        await connection.run(sql);
+      } catch (e) {
+        throw new ConnectionError(`duckdb source: setup SQL failed: ${(e as Error).message}`);
+      }
+    }
+    return new DuckdbSource(instance, connection);
+  }
+
+  /** Wraps an existing connection (tests, and the files source). */
+  static fromConnection(instance: DuckDBInstance, connection: DuckDBConnection): DuckdbSource {
+    return new DuckdbSource(instance, connection);
+  }
+
+  async describe(model: Model): Promise<Schema> {
+    return describeRelation(this.connection, relationSql(model));
+  }
+
+  read(model: Model, schema: Schema, opts: ReadOptions): AsyncIterable<Batch> {
+    const sql = `SELECT * FROM ${relationSql(model)}`;
+    if (opts.cursor?.after === undefined) return streamBatches(this.connection, sql, schema, opts.batchSize);
+    const filtered = `${sql} WHERE ${quotedIdentifier(opts.cursor.column)} > $1`;
+    return streamBatches(this.connection, filtered, schema, opts.batchSize, [opts.cursor.after]);
+  }
+
+  async duckdbRelation(model: Model): Promise<{ connection: DuckDBConnection; sql: string }> {
+    return { connection: this.connection, sql: relationSql(model) };
+  }
+
+  async execute(sql: string): Promise<void> {
+    await this.connection.run(sql);
+  }
+
+  async close(): Promise<void> {
+    this.connection.closeSync();
+    this.instance.closeSync();
+  }
+}
+
+/** A model as a parenthesised relation usable after FROM. */
+export function relationSql(model: Model): string {
+  if ('query' in model) return `(${model.query.trim().replace(/;\s*$/, '')}) AS model`;
+  return `${model.table.split('.').map(quotedIdentifier).join('.')} AS model`;
+}
