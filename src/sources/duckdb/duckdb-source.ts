@@ -21,12 +21,14 @@ export class DuckdbSource implements Source {
       instance = await DuckDBInstance.create(path, {
         access_mode: config.read_only ? 'READ_ONLY' : 'READ_WRITE',
         memory_limit: config.memory_limit,
-        TimeZone: 'UTC',
       });
     } catch (e) {
       throw new ConnectionError(`duckdb source: cannot open ${path}: ${(e as Error).message}`);
     }
     const connection = await instance.connect();
+    // Timestamps with time zone are rendered in UTC ('…+00'); set per connection because the
+    // ICU extension that owns the setting loads on first use, after the instance's config.
+    await connection.run(`SET TimeZone = 'UTC'`);
     // Relative paths in setup SQL (read_csv('data.csv')) resolve from the pipeline's folder.
     await connection.run(`SET file_search_path = ${quotedString(baseDir)}`);
     const setup = config.setup === undefined ? [] : Array.isArray(config.setup) ? config.setup : [config.setup];

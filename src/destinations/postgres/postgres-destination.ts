@@ -1,0 +1,362 @@
+import type { Batch, Column, LogicalType, Value } from '../../types/logical-type.js';
+import type {
+  Destination,
+  DestinationCapabilities,
+  EncodedChunk,
+  MergePlan,
+  MergeResult,
+  PlannedChanges,
+  RejectedRow,
+  RowStream,
+  StageResult,
+  TargetColumn,
+  TargetTable,
+} from '../destination.js';
+import { SYNC_MODES } from '../../config/pipeline-schema.js';
+import { MassDeleteError, OutflowError } from '../../errors.js';
+import type { PgSession } from './pg-session.js';
+import { introspectTable, qualified, resolveTableName, type TableName } from './postgres-introspector.js';
+import { logicalFromPgTypeName, pgColumnType, pgIncompatibility } from './postgres-column-types.js';
+import { copyLineSql } from './copy-text-sql.js';
+import { columnOf, describePgError, isRowLevelPgError, wrapPgError, type PgErrorLike } from './pg-errors.js';
+import { countWouldInsert, countWouldUpdate, deleteWhere, mergeStatement, RN, type MergeSql } from './postgres-dialect.js';
+import { parsePgText } from '../../types/postgres-text-values.js';
+
+export interface PostgresDestinationOptions {
+  table: string;
+  /** Used to name the staging tables, so two pipelines never share one. */
+  pipelineName: string;
+  label: string;
+  /** Dry runs stage into session-local TEMP tables and never touch the target. */
+  isDryRun?: boolean;
+}
+
+/** Identifier length limit of Postgres (NAMEDATALEN - 1). */
+const MAX_IDENT = 63;
+
+export class PostgresDestination implements Destination {
+  readonly kind = 'postgres';
+  readonly capabilities: DestinationCapabilities = { modes: SYNC_MODES, transactions: true, readBack: true };
+  readonly label: string;
+  private table?: TableName;
+  private target?: TargetTable;
+  private stagedColumns: string[] = [];
+
+  constructor(
+    private readonly session: PgSession,
+    private readonly opts: PostgresDestinationOptions,
+  ) {
+    this.label = opts.label;
+  }
+
+  private async tableName(): Promise<TableName> {
+    this.table ??= await resolveTableName(this.session, this.opts.table);
+    return this.table;
+  }
+
+  private q(name: string): string {
+    return this.session.escapeIdentifier(name);
+  }
+
+  private helperTable(kind: 'stage' | 'keys'): string {
+    const base = `_outflow_${kind}_${this.opts.pipelineName}`.slice(0, MAX_IDENT);
+    // TEMP tables live in the session's own schema; real staging sits beside the target.
+    return this.opts.isDryRun ? this.q(base) : `${this.q(this.table!.schema)}.${this.q(base)}`;
+  }
+
+  async describe(): Promise<TargetTable | undefined> {
+    try {
+      this.target = await introspectTable(this.session, await this.tableName());
+      return this.target;
+    } catch (e) {
+      throw wrapPgError(`${this.label}: cannot read the table definition`, e);
+    }
+  }
+
+  incompatibility(from: LogicalType, to: TargetColumn): string | undefined {
+    return pgIncompatibility(from, to.type ?? logicalFromPgTypeName(to.typeName), to.typeName);
+  }
+
+  async createTable(columns: Column[], primaryKey: string[]): Promise<void> {
+    const t = await this.tableName();
+    const defs = columns.map((c) => `${this.q(c.name)} ${pgColumnType(c.type)}${primaryKey.includes(c.name) ? ' NOT NULL' : ''}`);
+    defs.push(`PRIMARY KEY (${primaryKey.map((k) => this.q(k)).join(', ')})`);
+    await this.session.query(`CREATE SCHEMA IF NOT EXISTS ${this.q(t.schema)}`);
+    await this.session.query(`CREATE TABLE ${qualified(this.session, t)} (${defs.join(', ')})`);
+    await this.describe();
+  }
+
+  renderRowSql(columns: Column[], rnColumn?: string): string {
+    return copyLineSql(columns, rnColumn);
+  }
+
+  private async createHelperTable(name: string, columns: string[]): Promise<void> {
+    const t = qualified(this.session, await this.tableName());
+    const kind = this.opts.isDryRun ? 'TEMP' : 'UNLOGGED';
+    await this.session.query(`DROP TABLE IF EXISTS ${name}`);
+    // CREATE … AS … WITH NO DATA copies the target's column types (varchar(100) stays
+    // varchar(100), so a too-long value fails at COPY) but none of its constraints.
+    await this.session.query(
+      `CREATE ${kind} TABLE ${name} AS SELECT NULL::bigint AS ${RN}, ${columns.join(', ')} FROM ${t} WITH NO DATA`,
+    );
+  }
+
+  async stage(columns: Column[], rows: RowStream, opts: { mayLoadDirectly: boolean }): Promise<StageResult> {
+    const cols = columns.map((c) => this.q(c.name));
+    this.stagedColumns = columns.map((c) => c.name);
+    if (opts.mayLoadDirectly && !this.opts.isDryRun && (await this.loadIntoEmptyTarget(cols, rows))) {
+      return { staged: 0, rejected: [], loadedDirectly: true };
+    }
+    const staging = this.helperTable('stage');
+    await this.createHelperTable(staging, cols);
+    await this.createHelperTable(this.helperTable('keys'), this.target!.primaryKey.length ? this.keyColumnsQuoted() : cols);
+    const copySql = `COPY ${staging} (${RN}, ${cols.join(', ')}) FROM STDIN`;
+    const rejected: RejectedRow[] = [];
+    let staged = 0;
+    let next = 1;
+    // Rows stream in row-number order, so when COPY stops at line L the bad row is
+    // next + L - 1: the rows before it go again, that one is rejected, and COPY resumes after it.
+    while (next <= rows.count) {
+      try {
+        await this.session.copyFrom(copySql, chunkBytes(rows.range(next, rows.count, true)));
+        staged += rows.count - next + 1;
+        break;
+      } catch (e) {
+        const line = copyErrorLine(e);
+        if (!isRowLevelPgError(e) || line === undefined) throw wrapPgError(`${this.label}: COPY into staging failed`, e);
+        const bad = next + line - 1;
+        if (bad > next) {
+          await this.session.copyFrom(copySql, chunkBytes(rows.range(next, bad - 1, true)));
+          staged += bad - next;
+        }
+        rejected.push({ rn: bad, column: columnOf(e as PgErrorLike), reason: describePgError(e) });
+        next = bad + 1;
+      }
+    }
+    return { staged, rejected, loadedDirectly: false };
+  }
+
+  private keyColumnsQuoted(): string[] {
+    return this.target!.primaryKey.map((k) => this.q(k));
+  }
+
+  /**
+   * A full sync into an empty table skips staging: COPY straight into the target inside a
+   * transaction that first locks the table against writers and checks it is empty. Any
+   * failure rolls back to the empty table, and the caller falls back to the staging path.
+   */
+  private async loadIntoEmptyTarget(cols: string[], rows: RowStream): Promise<boolean> {
+    const t = qualified(this.session, await this.tableName());
+    await this.session.query('BEGIN');
+    try {
+      await this.session.query(`LOCK TABLE ${t} IN SHARE ROW EXCLUSIVE MODE`);
+      const r = await this.session.query<{ empty: boolean }>(`SELECT NOT EXISTS (SELECT 1 FROM ${t}) AS empty`);
+      if (!r.rows[0].empty) {
+        await this.session.query('ROLLBACK');
+        return false;
+      }
+      await this.session.copyFrom(`COPY ${t} (${cols.join(', ')}) FROM STDIN`, chunkBytes(rows.all(false)));
+      await this.session.query('COMMIT');
+      return true;
+    } catch (e) {
+      await this.session.query('ROLLBACK').catch(() => undefined);
+      if (isRowLevelPgError(e)) return false;
+      throw wrapPgError(`${this.label}: COPY into the empty target failed`, e);
+    }
+  }
+
+  async stageKeys(keyColumns: Column[], rows: RowStream): Promise<number> {
+    const keyTable = this.helperTable('keys');
+    let n = 0;
+    await this.session.copyFrom(
+      `COPY ${keyTable} (${RN}, ${keyColumns.map((c) => this.q(c.name)).join(', ')}) FROM STDIN`,
+      (async function* () {
+        for await (const c of rows.all(true)) {
+          n += c.rows;
+          yield c.bytes;
+        }
+      })(),
+    );
+    return n;
+  }
+
+  private async mergeSql(plan: MergePlan): Promise<MergeSql> {
+    const t = await this.tableName();
+    const target = this.target ?? (await this.describe());
+    const jsonColumns = new Set(
+      (target?.columns ?? []).filter((c) => /^json$/i.test(c.typeName)).map((c) => this.q(c.name)),
+    );
+    return {
+      target: qualified(this.session, t),
+      staging: this.helperTable('stage'),
+      keyTable: this.helperTable('keys'),
+      keys: plan.keys.map((k) => this.q(k)),
+      columns: plan.columns.map((c) => this.q(c)),
+      jsonColumns,
+    };
+  }
+
+  async merge(plan: MergePlan): Promise<MergeResult> {
+    const s = await this.mergeSql(plan);
+    const result: MergeResult = { inserted: 0, updated: 0, deleted: 0, unchanged: 0, rejected: [] };
+    const range = await this.session.query<{ lo: string | null; hi: string | null; n: string }>(
+      `SELECT min(${RN})::text AS lo, max(${RN})::text AS hi, count(*)::text AS n FROM ${s.staging}`,
+    );
+    const staged = Number(range.rows[0].n);
+    await this.session.query('BEGIN');
+    try {
+      const deletes = plan.mode === 'replace' ? 'all' : plan.deletes;
+      if (deletes !== 'none') {
+        await this.guardDeletes(s, plan, deletes === 'all' ? 'absent' : deletes);
+        const del = await this.session.query(`DELETE FROM ${s.target} AS t WHERE ${deleteWhere(deletes, s)}`);
+        result.deleted = del.rowCount;
+      }
+      if (staged > 0) {
+        await this.mergeIsolating(plan, mergeStatement(plan.mode, s), Number(range.rows[0].lo), Number(range.rows[0].hi), result);
+      }
+      await this.session.query('COMMIT');
+    } catch (e) {
+      await this.session.query('ROLLBACK').catch(() => undefined);
+      throw e instanceof OutflowError ? e : wrapPgError(`${this.label}: ${plan.mode} failed`, e);
+    }
+    const merged = staged - result.rejected.length;
+    result.unchanged = plan.mode === 'insert' || plan.mode === 'replace' ? 0 : Math.max(0, merged - result.inserted - result.updated);
+    return result;
+  }
+
+  private async guardDeletes(s: MergeSql, plan: MergePlan, kind: 'keys' | 'absent'): Promise<void> {
+    if (plan.allowMassDelete) return;
+    const total = Number((await this.session.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${s.target}`)).rows[0].n);
+    if (total === 0) return;
+    const doomed = Number(
+      (await this.session.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${s.target} AS t WHERE ${deleteWhere(kind, s)}`)).rows[0].n,
+    );
+    if (doomed / total > plan.maxDeleteRatio) {
+      throw new MassDeleteError(
+        `${this.label}: ${plan.mode} would delete ${doomed} of ${total} rows (${pct(doomed / total)}), more than max_delete_ratio ${pct(plan.maxDeleteRatio)}; nothing was written. ` +
+          `If the model really shrank, run again with --allow-mass-delete.`,
+      );
+    }
+  }
+
+  /** Runs the merge over a range of staged rows; a row-level error splits the range until the bad rows stand alone. */
+  private async mergeIsolating(plan: MergePlan, sql: string, lo: number, hi: number, result: MergeResult): Promise<void> {
+    await this.session.query('SAVEPOINT outflow_merge');
+    try {
+      const r = await this.session.query<{ inserted: number; updated: number }>(sql, [lo, hi]);
+      await this.session.query('RELEASE SAVEPOINT outflow_merge');
+      result.inserted += Number(r.rows[0]?.inserted ?? 0);
+      result.updated += Number(r.rows[0]?.updated ?? 0);
+    } catch (e) {
+      await this.session.query('ROLLBACK TO SAVEPOINT outflow_merge');
+      await this.session.query('RELEASE SAVEPOINT outflow_merge');
+      const code = (e as PgErrorLike).code;
+      // In insert mode a key the target already has fails the run, as the mode promises.
+      if (!isRowLevelPgError(e) || (plan.mode === 'insert' && code === '23505')) throw e;
+      const staging = (await this.mergeSql(plan)).staging;
+      const present = await this.session.query<{ lo: string | null; hi: string | null; n: string }>(
+        `SELECT min(${RN})::text AS lo, max(${RN})::text AS hi, count(*)::text AS n FROM ${staging} WHERE ${RN} BETWEEN $1 AND $2`,
+        [lo, hi],
+      );
+      const n = Number(present.rows[0].n);
+      if (n === 0) return;
+      const a = Number(present.rows[0].lo);
+      const b = Number(present.rows[0].hi);
+      if (n === 1) {
+        result.rejected.push({ rn: a, column: columnOf(e as PgErrorLike), reason: describePgError(e) });
+        return;
+      }
+      const mid = Math.floor((a + b) / 2);
+      await this.mergeIsolating(plan, sql, a, mid, result);
+      await this.mergeIsolating(plan, sql, mid + 1, b, result);
+    }
+  }
+
+  async plan(plan: MergePlan): Promise<PlannedChanges> {
+    const s = await this.mergeSql(plan);
+    const one = async (sql: string) => Number((await this.session.query<{ n: number }>(sql)).rows[0].n);
+    const staged = await one(`SELECT count(*)::int AS n FROM ${s.staging}`);
+    const targetRows = await one(`SELECT count(*)::int AS n FROM ${s.target}`);
+    const deletes = plan.mode === 'replace' ? 'all' : plan.deletes;
+    const wouldDelete =
+      deletes === 'none' ? 0 : deletes === 'all' ? targetRows : await one(`SELECT count(*)::int AS n FROM ${s.target} AS t WHERE ${deleteWhere(deletes, s)}`);
+    switch (plan.mode) {
+      case 'insert':
+      case 'replace':
+        return { wouldInsert: staged, wouldUpdate: 0, wouldDelete, targetRows };
+      case 'insert_new':
+        return { wouldInsert: await one(countWouldInsert(s)), wouldUpdate: 0, wouldDelete, targetRows };
+      case 'update':
+        return { wouldInsert: 0, wouldUpdate: await one(countWouldUpdate(s)), wouldDelete, targetRows };
+      default:
+        return { wouldInsert: await one(countWouldInsert(s)), wouldUpdate: await one(countWouldUpdate(s)), wouldDelete, targetRows };
+    }
+  }
+
+  async cleanup(): Promise<void> {
+    if (!this.table) return;
+    for (const kind of ['stage', 'keys'] as const) {
+      await this.session.query(`DROP TABLE IF EXISTS ${this.helperTable(kind)}`);
+    }
+  }
+
+  /** The staging table's name, for actions such as "truncate the staging table when the run fails". */
+  async stagingTableName(): Promise<string> {
+    await this.tableName();
+    return this.helperTable('stage');
+  }
+
+  async targetTableName(): Promise<string> {
+    return qualified(this.session, await this.tableName());
+  }
+
+  async countRows(): Promise<number> {
+    const t = qualified(this.session, await this.tableName());
+    return Number((await this.session.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${t}`)).rows[0].n);
+  }
+
+  async *readBack(columns: Column[], batchSize: number): AsyncIterable<Batch> {
+    const t = qualified(this.session, await this.tableName());
+    // Every value is read as text and parsed by outflow, so int8, numeric and microsecond
+    // timestamps arrive exact whatever the driver (pg or PGlite) would have made of them.
+    const select = columns.map((c) => `${this.q(c.name)}::text`).join(', ');
+    await this.session.query('BEGIN READ ONLY');
+    try {
+      await this.session.query(`DECLARE outflow_read NO SCROLL CURSOR FOR SELECT ${select} FROM ${t}`);
+      for (;;) {
+        const r = await this.session.query<Record<string, string | null>>(`FETCH ${Math.max(1, Math.floor(batchSize))} FROM outflow_read`);
+        if (r.rows.length === 0) break;
+        yield {
+          rows: r.rows.map((row) => Object.values(row).map((v, i) => parsePgText(v, columns[i].type) as Value)),
+        };
+      }
+      await this.session.query('COMMIT');
+    } catch (e) {
+      await this.session.query('ROLLBACK').catch(() => undefined);
+      throw wrapPgError(`${this.label}: reading the table back failed`, e);
+    }
+  }
+
+  async execute(sql: string): Promise<void> {
+    await this.session.query(sql);
+  }
+
+  async close(): Promise<void> {
+    await this.session.close();
+  }
+}
+
+function pct(x: number): string {
+  return `${Math.round(x * 1000) / 10}%`;
+}
+
+/** The 1-based line of the COPY data a row-level error is about (`COPY t, line 12, column x`). */
+function copyErrorLine(e: unknown): number | undefined {
+  const err = e as PgErrorLike & { outflowLineOffset?: number };
+  const m = /line (\d+)/.exec(err.where ?? '');
+  return m ? Number(m[1]) + (err.outflowLineOffset ?? 0) : undefined;
+}
+
+async function* chunkBytes(chunks: AsyncIterable<EncodedChunk>): AsyncIterable<Buffer> {
+  for await (const c of chunks) yield c.bytes;
+}

@@ -1,0 +1,95 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { quotedIdentifier, quotedString, type DuckDBConnection } from '@duckdb/node-api';
+import type { Column } from '../types/logical-type.js';
+import { duckdbTypeFor } from '../types/duckdb-types.js';
+
+/** Alias under which the pipeline's snapshot file is attached to the workspace. */
+export const SNAP = 'outflow_snap';
+
+export interface SnapshotMeta {
+  fingerprint?: string;
+  cursor?: string;
+  rows: number;
+}
+
+/**
+ * The snapshot of what was last delivered: the primary key and a hash of each row, in a
+ * DuckDB file per pipeline (`<state>/snapshots/<pipeline>.duckdb`), attached to the
+ * workspace so the diff is one columnar join. DuckDB lets one process write a file at a
+ * time, which also keeps two runs of one pipeline from interleaving their snapshots.
+ */
+export async function attachSnapshot(connection: DuckDBConnection, stateDir: string, pipeline: string): Promise<void> {
+  const dir = join(stateDir, 'snapshots');
+  mkdirSync(dir, { recursive: true });
+  await connection.run(`ATTACH ${quotedString(join(dir, `${pipeline}.duckdb`))} AS ${SNAP}`);
+  await connection.run(`CREATE TABLE IF NOT EXISTS ${SNAP}.meta (fingerprint VARCHAR, cursor VARCHAR, updated_at TIMESTAMPTZ)`);
+}
+
+export async function detachSnapshot(connection: DuckDBConnection): Promise<void> {
+  await connection.run(`DETACH DATABASE IF EXISTS ${SNAP}`).catch(() => undefined);
+}
+
+export async function readSnapshotMeta(connection: DuckDBConnection): Promise<SnapshotMeta> {
+  const meta = (await connection.runAndReadAll(`SELECT fingerprint, cursor FROM ${SNAP}.meta LIMIT 1`)).getRowObjects()[0];
+  const hasTable = (
+    await connection.runAndReadAll(
+      `SELECT count(*) AS n FROM duckdb_tables() WHERE database_name = ${quotedString(SNAP)} AND table_name = 'snapshot'`,
+    )
+  ).getRowObjects()[0];
+  let rows = 0;
+  if (Number(hasTable.n) > 0) {
+    rows = Number((await connection.runAndReadAll(`SELECT count(*) AS n FROM ${SNAP}.snapshot`)).getRowObjects()[0].n);
+  }
+  return {
+    fingerprint: meta?.fingerprint == null ? undefined : String(meta.fingerprint),
+    cursor: meta?.cursor == null ? undefined : String(meta.cursor),
+    rows: Number(hasTable.n) > 0 ? rows : 0,
+  };
+}
+
+/** An empty snapshot table shaped for these key columns (used on a full sync). */
+export async function ensureSnapshotTable(connection: DuckDBConnection, keys: Column[]): Promise<void> {
+  await connection.run(
+    `CREATE TABLE IF NOT EXISTS ${SNAP}.snapshot (${keys.map((k) => `${quotedIdentifier(k.name)} ${duckdbTypeFor(k.type)}`).join(', ')}, _h UBIGINT)`,
+  );
+}
+
+export interface SnapshotCommit {
+  isFull: boolean;
+  keys: string[];
+  /** Also forget the keys in _outflow_removed (mirror deleted them). */
+  forgetRemoved: boolean;
+  fingerprint: string;
+  cursor?: string;
+  keyColumns: Column[];
+}
+
+/**
+ * Records delivered rows: every delta row the destination committed (rejected rows are in
+ * _outflow_rejected and left out, so the next run sends them again). One DuckDB transaction.
+ */
+export async function commitSnapshot(connection: DuckDBConnection, c: SnapshotCommit): Promise<void> {
+  const keyList = c.keys.map(quotedIdentifier).join(', ');
+  const match = (a: string, b: string) => c.keys.map((k) => `${a}.${quotedIdentifier(k)} = ${b}.${quotedIdentifier(k)}`).join(' AND ');
+  const delivered = `SELECT ${keyList}, _h FROM _outflow_delta WHERE _rn NOT IN (SELECT _rn FROM _outflow_rejected)`;
+  await connection.run('BEGIN TRANSACTION');
+  try {
+    if (c.isFull) {
+      await connection.run(`DROP TABLE IF EXISTS ${SNAP}.snapshot`);
+      await ensureSnapshotTable(connection, c.keyColumns);
+    } else {
+      await connection.run(`DELETE FROM ${SNAP}.snapshot AS s USING (${delivered}) AS d WHERE ${match('s', 'd')}`);
+    }
+    await connection.run(`INSERT INTO ${SNAP}.snapshot (${keyList}, _h) ${delivered}`);
+    if (c.forgetRemoved) {
+      await connection.run(`DELETE FROM ${SNAP}.snapshot AS s USING _outflow_removed AS r WHERE ${match('s', 'r')}`);
+    }
+    await connection.run(`DELETE FROM ${SNAP}.meta`);
+    await connection.run(`INSERT INTO ${SNAP}.meta VALUES ($1, $2, now())`, [c.fingerprint, c.cursor ?? null]);
+    await connection.run('COMMIT');
+  } catch (e) {
+    await connection.run('ROLLBACK').catch(() => undefined);
+    throw e;
+  }
+}

@@ -1,0 +1,442 @@
+import { listValue } from '@duckdb/node-api';
+import type { Pipeline } from '../config/load-pipeline.js';
+import type { Destination, MergePlan, PlannedChanges } from '../destinations/destination.js';
+import type { Source } from '../sources/source.js';
+import type { Column, Value } from '../types/logical-type.js';
+import { HistoryStore } from '../state/history-store.js';
+import { CancelledError, ConfigError, LockedError, MassDeleteError, OutflowError, TransientError } from '../errors.js';
+import { redact } from '../config/redact.js';
+import { openDestination, openSource } from './connect.js';
+import { runActions, type ActionContext } from './actions.js';
+import { checkTarget, planColumns, schemaMismatch, type ColumnPlan } from './column-plan.js';
+import { snapshotFingerprint } from './fingerprint.js';
+import { emptyCounts, type RejectedRowRecord, type RunResult, type StageTiming } from './run-result.js';
+import { openWorkspace, type Workspace } from '../diff/workspace.js';
+import { attachSnapshot, commitSnapshot, detachSnapshot, readSnapshotMeta } from '../diff/snapshot-store.js';
+import { computeDiff, invalidRows, keysByRn, readRows } from '../diff/compute-diff.js';
+import { tableRowStream } from '../diff/delta-row-stream.js';
+import { nulByteReasonSql } from '../destinations/postgres/copy-text-sql.js';
+import { pauseForTests } from '../test-hooks.js';
+import { backoffDelay, sleep } from './retry.js';
+
+export interface ProgressEvent {
+  stage: string;
+  /** Rows handled so far in this stage, when it counts rows. */
+  rows?: number;
+  total?: number;
+}
+
+export interface RunOptions {
+  /** Ignore the snapshot and send every model row. */
+  full?: boolean;
+  allowMassDelete?: boolean;
+  trigger?: string;
+  onProgress?: (e: ProgressEvent) => void;
+  signal?: AbortSignal;
+}
+
+/** The most rejected rows kept per run in history; the count is always exact. */
+const MAX_REJECTED_RECORDED = 10_000;
+
+/**
+ * One run: lock → connect → before actions → describe/validate → diff → stage → merge →
+ * snapshot → on_success/on_failure → after → record. Transient faults retry the attempt
+ * from the start (the diff is recomputed; merges are idempotent).
+ */
+export async function runPipeline(p: Pipeline, opts: RunOptions = {}): Promise<RunResult> {
+  const history = HistoryStore.open(p.stateDir);
+  try {
+    try {
+      history.acquireLock(p.name);
+    } catch (e) {
+      if (e instanceof LockedError) {
+        const { id, startedAt } = history.startRun(p.name, p.spec.mode, opts.trigger ?? 'manual', 'skipped');
+        const skipped: RunResult = {
+          ...baseResult(p, id, startedAt, opts),
+          status: 'skipped',
+          error: e.message,
+          finishedAt: new Date().toISOString(),
+        };
+        history.finishRun(skipped);
+      }
+      throw e;
+    }
+    const { id, startedAt } = history.startRun(p.name, p.spec.mode, opts.trigger ?? 'manual');
+    const result = baseResult(p, id, startedAt, opts);
+    const t0 = Date.now();
+    try {
+      const { attempts, initial_delay, max_delay } = p.spec.retry;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await withRunTimeout(p, opts.signal, (signal) => attemptRun(p, result, history, { ...opts, signal }));
+          break;
+        } catch (e) {
+          if (!(e instanceof TransientError) || attempt >= attempts || opts.signal?.aborted) throw e;
+          result.stages.push({ stage: `retry ${attempt}: ${redact(e.message).slice(0, 200)}`, ms: 0 });
+          await sleep(backoffDelay(attempt, initial_delay, max_delay));
+        }
+      }
+      result.status = result.counts.rejected > 0 ? 'partial' : 'success';
+    } catch (e) {
+      result.status = e instanceof CancelledError ? 'cancelled' : 'failed';
+      result.error = redact(errorText(e));
+      result.cause = e;
+    } finally {
+      result.durationMs = Date.now() - t0;
+      result.finishedAt = new Date().toISOString();
+      history.finishRun(result);
+      history.releaseLock(p.name);
+    }
+    return result;
+  } finally {
+    history.close();
+  }
+}
+
+function baseResult(p: Pipeline, id: number, startedAt: string, opts: RunOptions): RunResult {
+  return {
+    runId: id,
+    pipeline: p.name,
+    status: 'running',
+    startedAt,
+    durationMs: 0,
+    syncKind: 'incremental',
+    mode: p.spec.mode,
+    counts: emptyCounts(),
+    stages: [],
+    rejected: [],
+    trigger: opts.trigger ?? 'manual',
+  };
+}
+
+function errorText(e: unknown): string {
+  if (e instanceof OutflowError) return e.message;
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** The whole-run timeout (timeouts.run) and external cancellation, as one AbortSignal. */
+async function withRunTimeout<T>(p: Pipeline, outer: AbortSignal | undefined, fn: (s: AbortSignal) => Promise<T>): Promise<T> {
+  const signals = [outer, p.spec.timeouts.run ? AbortSignal.timeout(p.spec.timeouts.run) : undefined].filter(Boolean) as AbortSignal[];
+  const signal = signals.length ? AbortSignal.any(signals) : new AbortController().signal;
+  if (signal.aborted) throw new CancelledError('the run was cancelled before it started');
+  let onAbort!: () => void;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => {
+      const byTimeout = p.spec.timeouts.run && !outer?.aborted;
+      reject(new CancelledError(byTimeout ? `the run exceeded timeouts.run (${p.spec.timeouts.run} ms) and was stopped` : 'the run was cancelled'));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  aborted.catch(() => undefined);
+  try {
+    return await Promise.race([fn(signal), aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+interface Connected {
+  source?: Source;
+  destination?: Destination;
+  workspace?: Workspace;
+  snapshotAttached?: boolean;
+}
+
+async function closeAll(c: Connected): Promise<void> {
+  if (c.workspace && c.snapshotAttached) await detachSnapshot(c.workspace.connection);
+  await c.workspace?.close().catch(() => undefined);
+  await c.destination?.close().catch(() => undefined);
+  await c.source?.close().catch(() => undefined);
+}
+
+async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore, opts: RunOptions & { signal: AbortSignal }): Promise<void> {
+  const c: Connected = {};
+  // Closing the connections is what actually stops a query in flight when the run is cancelled.
+  const onAbort = () => void closeAll(c);
+  opts.signal.addEventListener('abort', onAbort, { once: true });
+  const stages: StageTiming[] = result.stages;
+  const timed = async <T>(stage: string, fn: () => Promise<T>): Promise<T> => {
+    if (opts.signal.aborted) throw new CancelledError('the run was cancelled');
+    opts.onProgress?.({ stage });
+    const t = Date.now();
+    try {
+      return await fn();
+    } finally {
+      stages.push({ stage, ms: Date.now() - t });
+      history.updateRun(result.runId, result.counts, stages);
+    }
+  };
+  const actx: ActionContext = { names: {} };
+  try {
+    await timed('connect', async () => {
+      c.source = await openSource(p);
+      c.destination = await openDestination(p);
+      actx.source = c.source;
+      actx.destination = c.destination;
+    });
+    const dest = c.destination!;
+    const source = c.source!;
+    actx.names = await actionNames(dest);
+    await timed('before actions', () => runActions(p, 'before', actx));
+    const { plan } = await timed('describe', () => describeAndPrepare(p, source, dest, true));
+    const prepared = await timed('extract', () => prepareWorkspace(p, source, dest, plan, opts, c));
+    const { ws, isFull, fullReason, fingerprint, meta } = prepared;
+    result.syncKind = isFull ? 'full' : 'incremental';
+    result.fullReason = fullReason;
+    const diff = await timed('diff', () =>
+      computeDiff({
+        connection: ws.connection,
+        relation: ws.relation,
+        modelNames: plan.modelNames,
+        columns: plan.columns,
+        keys: plan.keys,
+        mode: p.spec.mode,
+        isFull,
+        cursor: p.spec.incremental ? { column: p.spec.incremental.cursor, after: isFull ? undefined : meta.cursor } : undefined,
+        badValueSql: nulByteReasonSql(plan.columns),
+      }),
+    );
+    Object.assign(result.counts, { read: diff.read, added: diff.added, changed: diff.changed, removed: diff.removed });
+    const keyColumns = plan.keys.map((k) => plan.columns.find((col) => col.name === k)!);
+    for (const bad of await invalidRows(ws.connection, keyColumns, MAX_REJECTED_RECORDED)) {
+      result.rejected.push({ key: bad.key, column: bad.column, reason: `column ${bad.column}: text contains a NUL byte, which Postgres cannot store` });
+    }
+    result.counts.rejected = diff.invalid;
+    if (p.spec.mode === 'mirror' && !isFull && !opts.allowMassDelete && meta.rows > 0 && diff.removed / meta.rows > p.spec.max_delete_ratio) {
+      throw new MassDeleteError(
+        `${dest.label}: mirror would delete ${diff.removed} of ${meta.rows} delivered rows (${Math.round((diff.removed / meta.rows) * 1000) / 10}%), more than max_delete_ratio ${p.spec.max_delete_ratio}; nothing was written. If the model really shrank, run again with --allow-mass-delete.`,
+      );
+    }
+    const deltaCount = diff.added + diff.changed - diff.invalid;
+    const mergePlan: MergePlan = {
+      mode: p.spec.mode,
+      keys: plan.keys,
+      columns: plan.columns.map((col) => col.name),
+      deletes: p.spec.mode === 'mirror' ? (isFull ? 'absent' : 'keys') : 'none',
+      maxDeleteRatio: p.spec.max_delete_ratio,
+      allowMassDelete: !!opts.allowMassDelete,
+    };
+    const needsMerge = deltaCount > 0 || (p.spec.mode === 'mirror' && (isFull || diff.removed > 0)) || p.spec.mode === 'replace';
+    if (!needsMerge) {
+      result.counts.unchanged = diff.read - diff.invalid;
+    } else {
+      await pauseForTests('before-stage');
+      const rows = tableRowStream(ws.connection, '_outflow_delta', deltaCount, (withRn) => dest.renderRowSql(plan.columns, withRn ? '_rn' : undefined));
+      const staged = await timed('stage', () =>
+        dest.stage(plan.columns, progressRows(rows, opts, deltaCount), { mayLoadDirectly: isFull && p.spec.mode !== 'update' }),
+      );
+      result.counts.sent = deltaCount;
+      await recordRejected(ws, keyColumns, staged.rejected, result);
+      if (staged.loadedDirectly) {
+        result.counts.inserted = deltaCount;
+      } else {
+        if (p.spec.mode === 'mirror') {
+          await timed('stage deletes', async () => {
+            const table = isFull ? `(SELECT * FROM _outflow_delta WHERE _rn IN (SELECT _rn FROM _outflow_rejected))` : '_outflow_removed';
+            await dest.stageKeys(keyColumns, tableRowStream(ws.connection, table, 0, (withRn) => dest.renderRowSql(keyColumns, withRn ? '_rn' : undefined)));
+          });
+        }
+        await pauseForTests('merge');
+        const merged = await timed('merge', () => dest.merge(mergePlan));
+        Object.assign(result.counts, { inserted: merged.inserted, updated: merged.updated, deleted: merged.deleted });
+        await recordRejected(ws, keyColumns, merged.rejected, result);
+        result.counts.unchanged = merged.unchanged;
+      }
+      result.counts.unchanged += diff.read - diff.invalid - deltaCount;
+    }
+    await pauseForTests('snapshot');
+    await timed('snapshot', () =>
+      commitSnapshot(ws.connection, {
+        isFull,
+        keys: plan.keys,
+        keyColumns,
+        forgetRemoved: p.spec.mode === 'mirror',
+        fingerprint,
+        // With rejected rows the cursor stays put: the next run reads them again.
+        cursor: p.spec.incremental ? (result.counts.rejected > 0 ? meta.cursor : diff.maxCursor ?? meta.cursor) : undefined,
+      }),
+    );
+    await timed('cleanup', () => dest.cleanup());
+    await timed('success actions', () => runActions(p, 'on_success', actx));
+    await timed('after actions', () => runActions(p, 'after', actx));
+  } catch (e) {
+    const extra: string[] = [];
+    for (const hook of ['on_failure', 'after'] as const) {
+      if (!c.destination || opts.signal.aborted) break;
+      try {
+        await runActions(p, hook, actx);
+      } catch (ae) {
+        extra.push((ae as Error).message);
+      }
+    }
+    if (extra.length && e instanceof Error) e.message += `; also: ${extra.join('; ')}`;
+    throw e;
+  } finally {
+    opts.signal.removeEventListener('abort', onAbort);
+    await closeAll(c);
+  }
+}
+
+async function actionNames(dest: Destination): Promise<ActionContext['names']> {
+  const named = dest as Destination & { stagingTableName?: () => Promise<string>; targetTableName?: () => Promise<string> };
+  return {
+    staging_table: named.stagingTableName ? await named.stagingTableName() : undefined,
+    target_table: named.targetTableName ? await named.targetTableName() : undefined,
+  };
+}
+
+/** Reads the model's schema, maps it, and checks (or creates) the target. Nothing is written when `mayCreate` is false. */
+export async function describeAndPrepare(
+  p: Pipeline,
+  source: Source,
+  dest: Destination,
+  mayCreate: boolean,
+): Promise<{ plan: ColumnPlan; schema: Awaited<ReturnType<Source['describe']>>; targetExists: boolean; problems: string[] }> {
+  if (!dest.capabilities.modes.includes(p.spec.mode)) {
+    throw new ConfigError(`${p.file.split('/').pop()}: mode: ${dest.kind} supports ${dest.capabilities.modes.join(', ')}; got ${p.spec.mode}`);
+  }
+  const schema = await source.describe(p.spec.model);
+  const plan = planColumns(p, schema);
+  const target = await dest.describe();
+  if (!target) {
+    if (!p.spec.destination.create_table) {
+      throw schemaMismatch([`table ${p.spec.destination.table} does not exist and destination.create_table is false`], dest.label);
+    }
+    if (mayCreate) await dest.createTable(plan.columns, plan.keys);
+    return { plan, schema, targetExists: false, problems: [] };
+  }
+  const problems = checkTarget(p, plan, target, dest);
+  if (problems.length && mayCreate) throw schemaMismatch(problems, dest.label);
+  return { plan, schema, targetExists: true, problems };
+}
+
+async function prepareWorkspace(p: Pipeline, source: Source, dest: Destination, plan: ColumnPlan, opts: RunOptions, c: Connected) {
+  const schema = await source.describe(p.spec.model);
+  const ws = await openWorkspace(source, p.spec.model, schema, {
+    stateDir: p.stateDir,
+    batchSize: p.spec.batch_size,
+    onRows: (n) => opts.onProgress?.({ stage: 'extract', rows: n }),
+  });
+  c.workspace = ws;
+  await attachSnapshot(ws.connection, p.stateDir, p.name);
+  c.snapshotAttached = true;
+  const meta = await readSnapshotMeta(ws.connection);
+  const fingerprint = snapshotFingerprint(p, plan);
+  let fullReason: string | undefined;
+  if (opts.full) fullReason = '--full was given';
+  else if (p.spec.mode === 'replace') fullReason = 'replace sends the whole model every run';
+  else if (!meta.fingerprint) fullReason = 'first run: no snapshot yet';
+  else if (meta.fingerprint !== fingerprint) fullReason = 'the mapping, key or destination changed since the last run';
+  void dest;
+  return { ws, isFull: fullReason !== undefined, fullReason, fingerprint, meta };
+}
+
+async function recordRejected(ws: Workspace, keyColumns: Column[], rejected: { rn: number; column?: string; reason: string }[], result: RunResult) {
+  if (rejected.length === 0) return;
+  const rns = rejected.map((r) => r.rn);
+  await ws.connection.run(`INSERT INTO _outflow_rejected SELECT unnest($1::BIGINT[])`, [listOf(rns)]);
+  const keys = await keysByRn(ws.connection, keyColumns, rns.slice(0, MAX_REJECTED_RECORDED));
+  for (const r of rejected) {
+    if (result.rejected.length >= MAX_REJECTED_RECORDED) break;
+    result.rejected.push({ key: keys.get(r.rn) ?? {}, column: r.column, reason: r.reason });
+  }
+  result.counts.rejected += rejected.length;
+}
+
+function listOf(ns: number[]) {
+  return listValue(ns.map((n) => BigInt(n)));
+}
+
+function progressRows<T extends { all: (w: boolean) => AsyncIterable<{ rows: number; bytes: Buffer }> }>(rows: T, opts: RunOptions, total: number): T {
+  if (!opts.onProgress) return rows;
+  const wrap = (it: AsyncIterable<{ rows: number; bytes: Buffer }>) =>
+    (async function* () {
+      let done = 0;
+      for await (const c of it) {
+        yield c;
+        done += c.rows;
+        opts.onProgress!({ stage: 'stage', rows: done, total });
+      }
+    })();
+  return { ...rows, all: (w: boolean) => wrap(rows.all(w)) };
+}
+
+export interface PreviewResult {
+  pipeline: string;
+  mode: string;
+  syncKind: 'full' | 'incremental';
+  fullReason?: string;
+  counts: { read: number; added: number; changed: number; removed: number; invalid: number };
+  /** What the destination would do, computed against the target without changing it. */
+  planned?: PlannedChanges;
+  targetExists: boolean;
+  columns: string[];
+  samples: { added: Value[][]; changed: Value[][]; removed: Value[][] };
+  problems: string[];
+}
+
+/** A dry run: the diff, the planned changes and sample rows. Nothing is written to the target or the snapshot. */
+export async function previewPipeline(p: Pipeline, opts: { full?: boolean; sampleSize?: number } = {}): Promise<PreviewResult> {
+  const c: Connected = {};
+  const n = opts.sampleSize ?? 5;
+  try {
+    c.source = await openSource(p);
+    c.destination = await openDestination(p, { isDryRun: true });
+    const dest = c.destination;
+    const { plan, targetExists, problems } = await describeAndPrepare(p, c.source, dest, false);
+    const prepared = await prepareWorkspace(p, c.source, dest, plan, opts, c);
+    const { ws, isFull, fullReason, meta } = prepared;
+    const diff = await computeDiff({
+      connection: ws.connection,
+      relation: ws.relation,
+      modelNames: plan.modelNames,
+      columns: plan.columns,
+      keys: plan.keys,
+      mode: p.spec.mode,
+      isFull,
+      cursor: p.spec.incremental ? { column: p.spec.incremental.cursor, after: isFull ? undefined : meta.cursor } : undefined,
+      badValueSql: nulByteReasonSql(plan.columns),
+    });
+    const keyColumns = plan.keys.map((k) => plan.columns.find((col) => col.name === k)!);
+    const sample = (where: string) =>
+      readRows(ws.connection, `SELECT ${plan.columns.map((col) => `"${col.name.replace(/"/g, '""')}"`).join(', ')} FROM _outflow_delta WHERE ${where} ORDER BY _rn LIMIT ${n}`, plan.columns);
+    const samples = {
+      added: await sample('_added'),
+      changed: await sample('NOT _added'),
+      removed: await readRows(ws.connection, `SELECT ${keyColumns.map((k) => `"${k.name.replace(/"/g, '""')}"`).join(', ')} FROM _outflow_removed LIMIT ${n}`, keyColumns),
+    };
+    let planned: PlannedChanges | undefined;
+    if (targetExists && problems.length === 0) {
+      const deltaCount = diff.added + diff.changed - diff.invalid;
+      const rows = tableRowStream(ws.connection, '_outflow_delta', deltaCount, (withRn) => dest.renderRowSql(plan.columns, withRn ? '_rn' : undefined));
+      await dest.stage(plan.columns, rows, { mayLoadDirectly: false });
+      if (p.spec.mode === 'mirror') {
+        await dest.stageKeys(keyColumns, tableRowStream(ws.connection, '_outflow_removed', 0, (w) => dest.renderRowSql(keyColumns, w ? '_rn' : undefined)));
+      }
+      planned = await dest.plan({
+        mode: p.spec.mode,
+        keys: plan.keys,
+        columns: plan.columns.map((col) => col.name),
+        deletes: p.spec.mode === 'mirror' ? (isFull ? 'absent' : 'keys') : 'none',
+        maxDeleteRatio: p.spec.max_delete_ratio,
+        allowMassDelete: false,
+      });
+    }
+    return {
+      pipeline: p.name,
+      mode: p.spec.mode,
+      syncKind: isFull ? 'full' : 'incremental',
+      fullReason,
+      counts: { read: diff.read, added: diff.added, changed: diff.changed, removed: diff.removed, invalid: diff.invalid },
+      planned,
+      targetExists,
+      columns: plan.columns.map((col) => col.name),
+      samples,
+      problems,
+    };
+  } finally {
+    await closeAll(c);
+  }
+}
+
+export type { RejectedRowRecord };

@@ -1,0 +1,15 @@
+import { z } from 'zod';
+import { sslConfig } from '../../destinations/postgres/postgres-config.js';
+
+export const postgresSourceConfig = z.strictObject({
+  type: z.literal('postgres'),
+  /** postgres://user:password@host:port/db — put the password in ${ENV}, never in the file. */
+  url: z.string().min(1),
+  ssl: sslConfig.optional(),
+  /**
+   * Rows per FETCH round trip; defaults to the pipeline's batch_size. Amazon Redshift
+   * caps FETCH at 1000 rows on single-node clusters, so set 1000 there.
+   */
+  fetch_size: z.number().int().min(1).max(1_000_000).optional(),
+});
+export type PostgresSourceConfig = z.infer<typeof postgresSourceConfig>;

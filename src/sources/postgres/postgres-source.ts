@@ -1,0 +1,74 @@
+import pg from 'pg';
+import type { Batch, Schema } from '../../types/logical-type.js';
+import type { Model, ReadOptions, Source } from '../source.js';
+import type { PostgresSourceConfig } from './postgres-config.js';
+import { classifyPgError, createPgPool } from './postgres-connection.js';
+import { describePgRelation, pgRelationSql } from './postgres-relation.js';
+import { streamPgCursor } from './postgres-cursor.js';
+
+export interface PostgresSourceOptions {
+  /** Rows per FETCH; defaults to each read's batch size. */
+  fetchSize?: number;
+  /** Whether close() ends the pool (true when the source created it). */
+  isPoolOwned?: boolean;
+}
+
+/**
+ * A Postgres (or Redshift-compatible) warehouse. Reads stream through a server-side
+ * cursor; values are parsed from Postgres text form by types/postgres-text-values.ts.
+ */
+export class PostgresSource implements Source {
+  readonly kind = 'postgres';
+
+  /** Takes its pool from outside, so tests and other callers can hand in their own. */
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly options: PostgresSourceOptions = {},
+  ) {}
+
+  static open(config: PostgresSourceConfig, baseDir: string): PostgresSource {
+    return new PostgresSource(createPgPool(config, baseDir), { fetchSize: config.fetch_size, isPoolOwned: true });
+  }
+
+  async describe(model: Model): Promise<Schema> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (e) {
+      throw classifyPgError(e, 'cannot connect');
+    }
+    try {
+      return await describePgRelation(client, model);
+    } catch (e) {
+      throw classifyPgError(e, 'describing the model');
+    } finally {
+      client.release();
+    }
+  }
+
+  read(model: Model, schema: Schema, opts: ReadOptions): AsyncIterable<Batch> {
+    const base = `SELECT * FROM ${pgRelationSql(model)}`;
+    const isFiltered = opts.cursor?.after !== undefined;
+    return streamPgCursor(this.pool, {
+      // The cursor value is a bound parameter, typed by the column it is compared with.
+      selectSql: isFiltered ? `${base} WHERE ${pg.escapeIdentifier(opts.cursor!.column)} > $1` : base,
+      params: isFiltered ? [opts.cursor!.after] : [],
+      schema,
+      batchSize: opts.batchSize,
+      fetchSize: Math.min(this.options.fetchSize ?? opts.batchSize, opts.batchSize),
+      signal: opts.signal,
+    });
+  }
+
+  async execute(sql: string): Promise<void> {
+    try {
+      await this.pool.query(sql);
+    } catch (e) {
+      throw classifyPgError(e, 'source action failed');
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.options.isPoolOwned) await this.pool.end();
+  }
+}

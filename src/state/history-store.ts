@@ -1,0 +1,251 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { hostname } from 'node:os';
+import Database from 'better-sqlite3';
+import type { RejectedRowRecord, RowCounts, RunResult, RunStatus, StageTiming } from '../engine/run-result.js';
+import { LockedError } from '../errors.js';
+import { redact, redactValue } from '../config/redact.js';
+
+/**
+ * Run history, rejected rows and run locks, in SQLite (WAL) under the state folder. SQLite
+ * because several processes share it: a `serve` process, a `run` from a terminal and an
+ * `outflow runs` reading history while a run is going.
+ */
+export class HistoryStore {
+  private constructor(private readonly db: Database.Database) {}
+
+  static open(stateDir: string): HistoryStore {
+    mkdirSync(stateDir, { recursive: true });
+    const db = new Database(join(stateDir, 'history.sqlite'));
+    db.pragma('journal_mode = WAL');
+    db.pragma('busy_timeout = 10000');
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        pipeline TEXT NOT NULL,
+        status TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        sync_kind TEXT,
+        full_reason TEXT,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        duration_ms INTEGER,
+        counts TEXT NOT NULL,
+        stages TEXT NOT NULL,
+        error TEXT,
+        pid INTEGER,
+        host TEXT
+      );
+      CREATE INDEX IF NOT EXISTS runs_by_pipeline ON runs (pipeline, id);
+      CREATE TABLE IF NOT EXISTS rejected_rows (
+        run_id INTEGER NOT NULL,
+        pipeline TEXT NOT NULL,
+        key TEXT NOT NULL,
+        column_name TEXT,
+        reason TEXT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS rejected_by_run ON rejected_rows (run_id);
+      CREATE TABLE IF NOT EXISTS locks (
+        pipeline TEXT PRIMARY KEY,
+        run_id INTEGER,
+        pid INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        acquired_at TEXT NOT NULL
+      );
+    `);
+    return new HistoryStore(db);
+  }
+
+  /**
+   * Takes the pipeline's run lock. A lock whose holder process is gone (same host, dead pid)
+   * is taken over, so a killed run never blocks the next one.
+   */
+  acquireLock(pipeline: string): void {
+    const take = this.db.transaction(() => {
+      const held = this.db.prepare('SELECT pid, host, acquired_at, run_id FROM locks WHERE pipeline = ?').get(pipeline) as
+        | { pid: number; host: string; acquired_at: string; run_id: number | null }
+        | undefined;
+      if (held && !(held.host === hostname() && !isAlive(held.pid))) {
+        throw new LockedError(
+          `pipeline ${pipeline} is already running (pid ${held.pid} on ${held.host}, since ${held.acquired_at}${held.run_id ? `, run ${held.run_id}` : ''}); wait for it to finish`,
+        );
+      }
+      if (held) {
+        // The holder died: its run record stays 'running' forever unless we close it here.
+        if (held.run_id) {
+          this.db
+            .prepare(`UPDATE runs SET status = 'failed', error = 'the process running it died (pid ' || ? || ')', finished_at = ? WHERE id = ? AND status = 'running'`)
+            .run(held.pid, new Date().toISOString(), held.run_id);
+        }
+        this.db.prepare('DELETE FROM locks WHERE pipeline = ?').run(pipeline);
+      }
+      this.db
+        .prepare('INSERT INTO locks (pipeline, pid, host, acquired_at) VALUES (?, ?, ?, ?)')
+        .run(pipeline, process.pid, hostname(), new Date().toISOString());
+    });
+    take.immediate();
+  }
+
+  releaseLock(pipeline: string): void {
+    this.db.prepare('DELETE FROM locks WHERE pipeline = ? AND pid = ? AND host = ?').run(pipeline, process.pid, hostname());
+  }
+
+  isLocked(pipeline: string): boolean {
+    const held = this.db.prepare('SELECT pid, host FROM locks WHERE pipeline = ?').get(pipeline) as { pid: number; host: string } | undefined;
+    return !!held && !(held.host === hostname() && !isAlive(held.pid));
+  }
+
+  startRun(pipeline: string, mode: string, trigger: string, status: RunStatus = 'running'): { id: number; startedAt: string } {
+    const startedAt = new Date().toISOString();
+    const r = this.db
+      .prepare(
+        `INSERT INTO runs (pipeline, status, trigger, mode, started_at, counts, stages, pid, host) VALUES (?, ?, ?, ?, ?, '{}', '[]', ?, ?)`,
+      )
+      .run(pipeline, status, trigger, mode, startedAt, process.pid, hostname());
+    const id = Number(r.lastInsertRowid);
+    if (status === 'running') this.db.prepare('UPDATE locks SET run_id = ? WHERE pipeline = ? AND pid = ?').run(id, pipeline, process.pid);
+    return { id, startedAt };
+  }
+
+  /** Progress while a run is going (counts and stages so far), for live status. */
+  updateRun(id: number, counts: RowCounts, stages: StageTiming[]): void {
+    this.db.prepare('UPDATE runs SET counts = ?, stages = ? WHERE id = ?').run(JSON.stringify(counts), JSON.stringify(stages), id);
+  }
+
+  finishRun(result: RunResult): void {
+    const save = this.db.transaction(() => {
+      this.db
+        .prepare(
+          `UPDATE runs SET status = ?, sync_kind = ?, full_reason = ?, finished_at = ?, duration_ms = ?, counts = ?, stages = ?, error = ? WHERE id = ?`,
+        )
+        .run(
+          result.status,
+          result.syncKind,
+          result.fullReason ?? null,
+          result.finishedAt ?? new Date().toISOString(),
+          result.durationMs,
+          JSON.stringify(result.counts),
+          JSON.stringify(result.stages),
+          result.error ? redact(result.error) : null,
+          result.runId,
+        );
+      const ins = this.db.prepare('INSERT INTO rejected_rows (run_id, pipeline, key, column_name, reason) VALUES (?, ?, ?, ?, ?)');
+      for (const r of result.rejected) {
+        ins.run(result.runId, result.pipeline, JSON.stringify(redactValue(jsonSafe(r.key))), r.column ?? null, redact(r.reason));
+      }
+    });
+    save();
+  }
+
+  listRuns(pipeline: string | undefined, limit = 20, offset = 0): RunRecord[] {
+    const rows = (
+      pipeline
+        ? this.db.prepare('SELECT * FROM runs WHERE pipeline = ? ORDER BY id DESC LIMIT ? OFFSET ?').all(pipeline, limit, offset)
+        : this.db.prepare('SELECT * FROM runs ORDER BY id DESC LIMIT ? OFFSET ?').all(limit, offset)
+    ) as RunRow[];
+    return rows.map(toRecord);
+  }
+
+  countRuns(pipeline?: string): number {
+    const r = (pipeline
+      ? this.db.prepare('SELECT count(*) AS n FROM runs WHERE pipeline = ?').get(pipeline)
+      : this.db.prepare('SELECT count(*) AS n FROM runs').get()) as { n: number };
+    return r.n;
+  }
+
+  getRun(id: number): RunRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM runs WHERE id = ?').get(id) as RunRow | undefined;
+    return row ? toRecord(row) : undefined;
+  }
+
+  rejectedRows(runId: number, limit = 100, offset = 0): RejectedRowRecord[] {
+    const rows = this.db
+      .prepare('SELECT key, column_name, reason FROM rejected_rows WHERE run_id = ? ORDER BY rowid LIMIT ? OFFSET ?')
+      .all(runId, limit, offset) as { key: string; column_name: string | null; reason: string }[];
+    return rows.map((r) => ({ key: JSON.parse(r.key), column: r.column_name ?? undefined, reason: r.reason }));
+  }
+
+  countRejected(runId: number): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM rejected_rows WHERE run_id = ?').get(runId) as { n: number }).n;
+  }
+
+  /** Marks runs left 'running' by this process (shutdown) with the given status. */
+  closeOrphans(status: RunStatus, error: string): void {
+    this.db
+      .prepare(`UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE status = 'running' AND pid = ? AND host = ?`)
+      .run(status, error, new Date().toISOString(), process.pid, hostname());
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+export interface RunRecord {
+  id: number;
+  pipeline: string;
+  status: RunStatus;
+  trigger: string;
+  mode: string;
+  syncKind?: string;
+  fullReason?: string;
+  startedAt: string;
+  finishedAt?: string;
+  durationMs?: number;
+  counts: Partial<RowCounts>;
+  stages: StageTiming[];
+  error?: string;
+}
+
+interface RunRow {
+  id: number;
+  pipeline: string;
+  status: RunStatus;
+  trigger: string;
+  mode: string;
+  sync_kind: string | null;
+  full_reason: string | null;
+  started_at: string;
+  finished_at: string | null;
+  duration_ms: number | null;
+  counts: string;
+  stages: string;
+  error: string | null;
+}
+
+function toRecord(r: RunRow): RunRecord {
+  return {
+    id: r.id,
+    pipeline: r.pipeline,
+    status: r.status,
+    trigger: r.trigger,
+    mode: r.mode,
+    syncKind: r.sync_kind ?? undefined,
+    fullReason: r.full_reason ?? undefined,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at ?? undefined,
+    durationMs: r.duration_ms ?? undefined,
+    counts: JSON.parse(r.counts),
+    stages: JSON.parse(r.stages),
+    error: r.error ?? undefined,
+  };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** JSON cannot hold bigint or bytes; keys are stored in a readable, lossless text form. */
+export function jsonSafe(v: unknown): unknown {
+  if (typeof v === 'bigint') return v.toString();
+  if (v instanceof Uint8Array) return `\\x${Buffer.from(v).toString('hex')}`;
+  if (Array.isArray(v)) return v.map(jsonSafe);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, jsonSafe(x)]));
+  return v;
+}

@@ -1,0 +1,81 @@
+import { mkdtempSync, writeFileSync, cpSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import pg from 'pg';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { PGlite } from '@electric-sql/pglite';
+
+export const PG_URL = process.env.OUTFLOW_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const US_STATES_CSV = resolve(__dirname, '../../examples/us-states/state_abbreviations.csv');
+
+/** Destination engines the shared suites run against; narrow with OUTFLOW_TEST_ENGINES=postgres,pglite. */
+export const DESTINATION_ENGINES = (process.env.OUTFLOW_TEST_ENGINES ?? 'postgres,pglite')
+  .split(',')
+  .filter((e) => e === 'postgres' || e === 'pglite') as ('postgres' | 'pglite')[];
+
+let counter = 0;
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${process.pid}_${Date.now().toString(36)}_${counter++}`;
+}
+
+export function tempDir(prefix = 'outflow-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** A way to look at the destination from the test, independent of outflow's own code. */
+export interface TestDestination {
+  engine: 'postgres' | 'pglite';
+  /** The `destination:` block for a pipeline YAML. */
+  yaml(table: string): string;
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+export async function openTestDestination(engine: 'postgres' | 'pglite', dir: string): Promise<TestDestination> {
+  if (engine === 'postgres') {
+    const client = new pg.Client({ connectionString: PG_URL });
+    await client.connect();
+    return {
+      engine,
+      yaml: (table) => `destination:\n  type: postgres\n  url: \${OUTFLOW_TEST_PG_URL}\n  table: ${table}\n`,
+      query: async (sql, params) => (await client.query(sql, params)).rows,
+      close: () => client.end(),
+    };
+  }
+  // PGlite allows one process at a time per data directory: the test opens it only
+  // between runs (open → look → close), never while outflow has it open.
+  const dataDir = join(dir, 'pglite');
+  return {
+    engine,
+    yaml: (table) => `destination:\n  type: pglite\n  path: ${dataDir}\n  table: ${table}\n`,
+    query: async (sql, params) => {
+      const db = await PGlite.create(dataDir);
+      try {
+        return (await db.query(sql, params)).rows as never[];
+      } finally {
+        await db.close();
+      }
+    },
+    close: async () => undefined,
+  };
+}
+
+/** A DuckDB warehouse file the test can change between runs. */
+export async function duckdbExec(path: string, sql: string | string[]): Promise<void> {
+  const instance = await DuckDBInstance.create(path);
+  const c = await instance.connect();
+  try {
+    for (const s of Array.isArray(sql) ? sql : [sql]) await c.run(s);
+  } finally {
+    c.closeSync();
+    instance.closeSync();
+  }
+}
+
+export function writeFile(path: string, text: string): string {
+  writeFileSync(path, text);
+  return path;
+}
+
+export { cpSync };
+process.env.OUTFLOW_TEST_PG_URL ??= PG_URL;
