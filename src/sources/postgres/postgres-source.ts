@@ -48,16 +48,17 @@ export class PostgresSource implements Source {
 
   read(model: Model, schema: Schema, opts: ReadOptions): AsyncIterable<Batch> {
     const base = `SELECT * FROM ${pgRelationSql(model)}`;
-    const isFiltered = opts.cursor?.after !== undefined;
-    return streamPgCursor(this.pool, {
-      // The cursor value is a bound parameter, typed by the column it is compared with.
-      selectSql: isFiltered ? `${base} WHERE ${pg.escapeIdentifier(opts.cursor!.column)} > $1` : base,
-      params: isFiltered ? [opts.cursor!.after] : [],
+    const read = {
       schema,
       batchSize: opts.batchSize,
       fetchSize: Math.min(this.options.fetchSize ?? opts.batchSize, opts.batchSize),
       signal: opts.signal,
-    });
+    };
+    const cursor = opts.cursor;
+    if (cursor?.after === undefined) return streamPgCursor(this.pool, { ...read, selectSql: base, params: [] });
+    // The cursor value is a bound parameter, typed by the column it is compared with.
+    const selectSql = `${base} WHERE ${pg.escapeIdentifier(cursor.column)} > $1`;
+    return streamPgCursor(this.pool, { ...read, selectSql, params: [cursor.after] });
   }
 
   async execute(sql: string): Promise<void> {

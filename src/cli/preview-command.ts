@@ -1,0 +1,37 @@
+import { loadPipeline } from '../config/load-pipeline.js';
+import { previewPipeline } from '../engine/run-pipeline.js';
+import { defineCommand, EXIT } from './command.js';
+import { formatValue, table } from './format.js';
+
+export const previewCommand = defineCommand({
+  name: 'preview',
+  args: '<pipeline>',
+  description: 'dry run: what a run would send and change, with sample rows; writes nothing',
+  options: [
+    { flags: '--full', description: 'preview a full resync' },
+    { flags: '--rows <n>', description: 'sample rows per kind', defaultValue: '5' },
+  ],
+  async run([file], opts, reporter) {
+    const p = loadPipeline(file);
+    const pv = await previewPipeline(p, { full: !!opts.full, sampleSize: Number(opts.rows) });
+    reporter.data(pv);
+    reporter.line(`preview of ${pv.pipeline} (${pv.mode}, ${pv.syncKind}${pv.fullReason ? `: ${pv.fullReason}` : ''})`);
+    reporter.line(`  model rows ${pv.counts.read} · added ${pv.counts.added} · changed ${pv.counts.changed} · removed ${pv.counts.removed}${pv.counts.invalid ? ` · unsendable ${pv.counts.invalid}` : ''}`);
+    if (pv.planned) {
+      reporter.line(`  the destination would insert ${pv.planned.wouldInsert}, update ${pv.planned.wouldUpdate}, delete ${pv.planned.wouldDelete} (it has ${pv.planned.targetRows} rows)`);
+    } else if (!pv.targetExists) {
+      reporter.line(`  the table does not exist: a run creates it and inserts ${pv.counts.added} rows`);
+    }
+    for (const problem of pv.problems) reporter.line(`  problem: ${problem}`);
+    for (const kind of ['added', 'changed'] as const) {
+      if (pv.samples[kind].length === 0) continue;
+      reporter.line(`\n${kind} (first ${pv.samples[kind].length}):`);
+      reporter.line(table(pv.columns, pv.samples[kind].map((r) => r.map(formatValue))));
+    }
+    if (pv.samples.removed.length) {
+      reporter.line(`\nremoved keys (first ${pv.samples.removed.length}):`);
+      reporter.line(pv.samples.removed.map((r) => '  ' + r.map(formatValue).join(', ')).join('\n'));
+    }
+    return pv.problems.length ? EXIT.config : EXIT.ok;
+  },
+});

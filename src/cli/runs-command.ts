@@ -1,0 +1,52 @@
+import { loadPipeline } from '../config/load-pipeline.js';
+import { HistoryStore } from '../state/history-store.js';
+import { defineCommand, EXIT } from './command.js';
+import { countsLine, duration, table } from './format.js';
+
+export const runsCommand = defineCommand({
+  name: 'runs',
+  args: '<pipeline>',
+  description: 'run history of a pipeline, or the rejected rows of a run',
+  options: [
+    { flags: '--limit <n>', description: 'how many runs', defaultValue: '20' },
+    { flags: '--rejected', description: 'list the rejected rows of the latest run (or of --run)' },
+    { flags: '--run <id>', description: 'the run to show rejected rows for' },
+    { flags: '--state-dir <dir>', description: 'where run history lives (default .outflow)' },
+  ],
+  async run([file], opts, reporter) {
+    const p = loadPipeline(file, { stateDir: opts.stateDir as string | undefined });
+    const history = HistoryStore.open(p.stateDir);
+    try {
+      if (opts.rejected) {
+        const run = opts.run ? history.getRun(Number(opts.run)) : history.listRuns(p.name, 1)[0];
+        if (!run || run.pipeline !== p.name) {
+          reporter.error(opts.run ? `run ${opts.run} of ${p.name} not found` : `${p.name} has no runs yet`);
+          return EXIT.failed;
+        }
+        const rows = history.rejectedRows(run.id, 10_000);
+        reporter.data({ run: run.id, rejected: rows });
+        reporter.line(`run ${run.id}: ${rows.length} rejected row(s)`);
+        if (rows.length) {
+          reporter.line(table(['key', 'column', 'reason'], rows.map((r) => [JSON.stringify(r.key), r.column ?? '', r.reason])));
+        }
+        return EXIT.ok;
+      }
+      const runs = history.listRuns(p.name, Number(opts.limit));
+      reporter.data(runs);
+      if (runs.length === 0) {
+        reporter.line(`${p.name} has no runs yet`);
+        return EXIT.ok;
+      }
+      reporter.line(
+        table(
+          ['run', 'started', 'status', 'trigger', 'kind', 'duration', 'rows'],
+          runs.map((r) => [String(r.id), r.startedAt, r.status, r.trigger, r.syncKind ?? '', duration(r.durationMs), countsLine(r.counts)]),
+        ),
+      );
+      for (const r of runs.filter((x) => x.error).slice(0, 3)) reporter.line(`run ${r.id}: ${r.error}`);
+      return EXIT.ok;
+    } finally {
+      history.close();
+    }
+  },
+});
