@@ -26,8 +26,10 @@ function escapeCopy(expr: string): string {
 function renderValue(expr: string, t: LogicalType): string {
   switch (t.kind) {
     case 'text':
-    case 'json':
       return escapeCopy(`CAST(${expr} AS VARCHAR)`);
+    case 'json':
+      // to_json: STRUCT/MAP model columns become JSON text, not DuckDB's literal syntax.
+      return escapeCopy(`CAST(to_json(${expr}) AS VARCHAR)`);
     case 'array':
       return escapeCopy(arrayLiteral(expr, t.element));
     case 'bytes':
@@ -64,7 +66,8 @@ function arrayLiteral(expr: string, element: LogicalType): string {
 
 function elementText(expr: string, t: LogicalType): string {
   if (t.kind === 'bytes') return `'\\x' || lower(hex(${expr}))`;
-  if (t.kind === 'text' || t.kind === 'json') return `CAST(${expr} AS VARCHAR)`;
+  if (t.kind === 'text') return `CAST(${expr} AS VARCHAR)`;
+  if (t.kind === 'json') return `CAST(to_json(${expr}) AS VARCHAR)`;
   return plainText(expr, t);
 }
 

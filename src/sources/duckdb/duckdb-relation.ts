@@ -40,8 +40,11 @@ function canonicalExpr(expr: string, t: LogicalType): string {
     case 'timestamp':
     case 'interval':
     case 'uuid':
-    case 'json':
       return `CAST(${expr} AS VARCHAR)`;
+    case 'json':
+      // STRUCT and MAP columns are carried as json: to_json gives JSON text, where a plain
+      // cast would give DuckDB's literal syntax ({'k': 0}).
+      return `CAST(to_json(${expr}) AS VARCHAR)`;
     case 'timestamptz':
       // The workspace runs with TimeZone=UTC, so the text form ends in +00.
       return `CAST(${expr} AS VARCHAR)`;

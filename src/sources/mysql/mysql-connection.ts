@@ -1,0 +1,58 @@
+import mysql from 'mysql2';
+import { redact } from '../../config/redact.js';
+import { ConnectionError, ModelError, OutflowError, TransientError } from '../../errors.js';
+import { tlsOptionsFor } from '../postgres/tls-options.js';
+import type { MysqlSourceConfig } from './mysql-config.js';
+
+/**
+ * A small pool whose connections hand over values without lossy conversion: BIGINT and
+ * DECIMAL as strings, dates as the server's text, JSON as text.
+ */
+export function createMysqlPool(config: MysqlSourceConfig, baseDir: string): mysql.Pool {
+  const ssl = tlsOptionsFor(config.ssl, baseDir, 'source.ssl');
+  return mysql.createPool({
+    uri: config.url,
+    connectionLimit: 2,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    decimalNumbers: false,
+    dateStrings: true,
+    jsonStrings: true,
+    timezone: 'Z',
+    connectTimeout: 10_000,
+    ...(ssl ? { ssl: ssl as mysql.SslOptions } : {}),
+  });
+}
+
+export function getConnection(pool: mysql.Pool): Promise<mysql.PoolConnection> {
+  return new Promise((resolve, reject) => {
+    pool.getConnection((err, conn) => (err ? reject(classifyMysqlError(err, 'cannot connect')) : resolve(conn)));
+  });
+}
+
+export function runQuery(conn: mysql.Pool | mysql.PoolConnection, sql: string): Promise<[unknown, mysql.FieldPacket[]]> {
+  return new Promise((resolve, reject) => {
+    conn.query({ sql, rowsAsArray: true }, (err, rows, fields) => (err ? reject(err) : resolve([rows, fields])));
+  });
+}
+
+/** TIMESTAMP columns print in the session time zone: UTC makes them '…+00' instants. */
+export function setUtcSession(conn: mysql.PoolConnection): Promise<unknown> {
+  return runQuery(conn, "SET time_zone = '+00:00'");
+}
+
+const TRANSIENT_CODES = new Set([
+  'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'PROTOCOL_CONNECTION_LOST',
+  'ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'ER_SERVER_SHUTDOWN', 'ER_CON_COUNT_ERROR',
+]);
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ER_ACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR', 'HANDSHAKE_SSL_ERROR']);
+
+/** Maps a mysql2 error to the error kind the engine acts on; messages are redacted. */
+export function classifyMysqlError(e: unknown, what: string): Error {
+  if (e instanceof OutflowError) return e;
+  const err = e as Error & { code?: string };
+  const message = `mysql source: ${what}: ${redact(err.message ?? String(e))}`;
+  if (err.code && TRANSIENT_CODES.has(err.code)) return new TransientError(message, { cause: e });
+  if (err.code && CONNECT_CODES.has(err.code)) return new ConnectionError(message, { cause: e });
+  return new ModelError(message, { cause: e });
+}
