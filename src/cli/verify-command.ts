@@ -17,6 +17,8 @@ export const verifyCommand = defineCommand({
     for (const kind of ['missing', 'extra', 'different'] as const) {
       if (v.samples[kind].length) reporter.line(`  ${kind}: ${v.samples[kind].map((k) => k.map(formatValue).join('/')).join(', ')}`);
     }
+    const cols = Object.entries(v.differentColumns);
+    if (cols.length) reporter.line(`  differing columns: ${cols.map(([c, n]) => `${c} (${n})`).join(', ')}`);
     reporter.line(v.equal ? 'equal' : 'NOT equal');
     return v.equal ? EXIT.ok : EXIT.failed;
   },

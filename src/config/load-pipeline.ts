@@ -52,7 +52,7 @@ export function parsePipeline(text: string, file: string, opts: LoadOptions = {}
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
-    const at = e.linePos?.[0];
+    const at = e.linePos?.[0] ?? (e.pos ? lines.linePos(e.pos[0]) : undefined);
     throw new ConfigError(`${shown}${at ? `:${at.line}:${at.col}` : ''}: invalid YAML: ${firstLine(e.message)}`);
   }
   let raw: unknown;
@@ -68,9 +68,11 @@ export function parsePipeline(text: string, file: string, opts: LoadOptions = {}
   const parsed = pipelineSchema.safeParse(substituted, { reportInput: true });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const node = doc.getIn(issue.path as (string | number)[], true);
+    // Point at the offending key itself for unknown keys, else at the field's value.
+    const nodePath = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path;
+    const node = doc.getIn(nodePath as (string | number)[], true) ?? doc.getIn(issue.path as (string | number)[], true);
     const line = isNode(node) && node.range ? lines.linePos(node.range[0]).line : undefined;
-    throw new ConfigError(`${shown}${line ? `:${line}` : ''}: ${formatPath(issue.path)}: ${formatIssue(issue)}`);
+    throw new ConfigError(`${shown}${line ? `:${line}` : ''}: ${formatPath(issue.path)}: ${formatIssue(issue, valueAt(substituted, issue.path))}`);
   }
   const spec = parsed.data;
   const name = spec.name ?? basename(abs, extname(abs)).replace(/[^A-Za-z0-9_.-]/g, '_');
@@ -111,8 +113,14 @@ function formatPath(path: PropertyKey[]): string {
   return path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[');
 }
 
-function formatIssue(issue: z.core.$ZodIssue): string {
-  const input = (issue as { input?: unknown }).input;
+function valueAt(root: unknown, path: PropertyKey[]): unknown {
+  let v: unknown = root;
+  for (const k of path) v = v && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined;
+  return v;
+}
+
+function formatIssue(issue: z.core.$ZodIssue, atPath: unknown): string {
+  const input = (issue as { input?: unknown }).input ?? atPath;
   switch (issue.code) {
     case 'invalid_type':
       if (input === undefined) return `required: expected ${issue.expected === 'array' ? 'a list' : article(issue.expected)}`;
@@ -122,8 +130,11 @@ function formatIssue(issue: z.core.$ZodIssue): string {
     case 'invalid_value':
       return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${describe(input)}`;
     case 'invalid_union': {
+      if (input === undefined) return 'required';
       if ('note' in issue && issue.note === 'No matching discriminator') {
-        return `unknown type ${describe(input)}`;
+        const options = 'options' in issue && Array.isArray(issue.options) ? issue.options : [];
+        const got = input && typeof input === 'object' && !Array.isArray(input) ? (input as Record<string, unknown>).type : input;
+        return `unknown type ${describe(got)}${options.length ? `; expected one of ${options.map((o) => JSON.stringify(o)).join(', ')}` : ''}`;
       }
       return `expected ${unionHint(issue)}, got ${describe(input)}`;
     }

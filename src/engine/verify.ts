@@ -19,6 +19,8 @@ export interface VerifyResult {
   /** Keys in both whose mapped values differ. */
   different: number;
   samples: { missing: Value[][]; extra: Value[][]; different: Value[][] };
+  /** For rows that differ: how many differ in each column. */
+  differentColumns: Record<string, number>;
   equal: boolean;
 }
 
@@ -66,8 +68,19 @@ export async function verifyPipeline(p: Pipeline, opts: { sampleSize?: number } 
         extra: await readRows(c, `SELECT ${keySel('d')} ${extraSql} LIMIT ${n}`, keyCols),
         different: await readRows(c, `SELECT ${keySel('m')} ${diffSql} LIMIT ${n}`, keyCols),
       },
+      differentColumns: {},
       equal: false,
     };
+    if (result.different > 0) {
+      const perColumn = (
+        await c.runAndReadAll(
+          `SELECT ${values.map((v, i) => `count(*) FILTER (WHERE m.${q(v.name)} IS DISTINCT FROM d.${q(v.name)}) AS c${i}`).join(', ')} ${diffSql}`,
+        )
+      ).getRows()[0];
+      values.forEach((v, i) => {
+        if (Number(perColumn[i]) > 0) result.differentColumns[v.name] = Number(perColumn[i]);
+      });
+    }
     result.equal = result.missing === 0 && result.extra === 0 && result.different === 0;
     await c.run('DROP TABLE IF EXISTS _outflow_vm; DROP TABLE IF EXISTS _outflow_vd');
     return result;

@@ -18,10 +18,10 @@ export class DuckdbSource implements Source {
     const path = config.path === ':memory:' ? ':memory:' : resolve(baseDir, config.path);
     let instance: DuckDBInstance;
     try {
-      instance = await DuckDBInstance.create(path, {
-        access_mode: config.read_only ? 'READ_ONLY' : 'READ_WRITE',
-        memory_limit: config.memory_limit,
-      });
+      // A read-only warehouse is attached READ_ONLY to an in-memory instance rather than
+      // opened read-only itself: a read-only instance could not write the run's temp tables
+      // or attach the snapshot file for writing.
+      instance = await DuckDBInstance.create(config.read_only ? ':memory:' : path, { memory_limit: config.memory_limit });
     } catch (e) {
       throw new ConnectionError(`duckdb source: cannot open ${path}: ${(e as Error).message}`);
     }
@@ -29,6 +29,14 @@ export class DuckdbSource implements Source {
     // Timestamps with time zone are rendered in UTC ('…+00'); set per connection because the
     // ICU extension that owns the setting loads on first use, after the instance's config.
     await connection.run(`SET TimeZone = 'UTC'`);
+    if (config.read_only && path !== ':memory:') {
+      try {
+        await connection.run(`ATTACH ${quotedString(path)} AS warehouse (READ_ONLY)`);
+        await connection.run('USE warehouse');
+      } catch (e) {
+        throw new ConnectionError(`duckdb source: cannot open ${path} read-only: ${(e as Error).message}`);
+      }
+    }
     // Relative paths in setup SQL (read_csv('data.csv')) resolve from the pipeline's folder.
     await connection.run(`SET file_search_path = ${quotedString(baseDir)}`);
     const setup = config.setup === undefined ? [] : Array.isArray(config.setup) ? config.setup : [config.setup];
