@@ -1,79 +1,22 @@
 import type { LogicalType } from '../../types/logical-type.js';
 import { formatType } from '../../types/logical-type.js';
+import { logicalFromPgType, pgTypeFor } from '../../types/postgres-types.js';
 
 /** Postgres numeric allows at most 1000 digits of precision. */
 const PG_NUMERIC_MAX_PRECISION = 1000;
 
 /** DDL type for a logical type, used when outflow creates the target table. */
-export function pgColumnType(t: LogicalType): string {
-  switch (t.kind) {
-    case 'int16':
-      return 'smallint';
-    case 'int32':
-      return 'integer';
-    case 'int64':
-      return 'bigint';
-    case 'float32':
-      return 'real';
-    case 'float64':
-      return 'double precision';
-    case 'decimal':
-      return `numeric(${t.precision},${t.scale})`;
-    case 'text':
-      return 'text';
-    case 'bool':
-      return 'boolean';
-    case 'date':
-      return 'date';
-    case 'time':
-      return 'time';
-    case 'timestamp':
-      return 'timestamp';
-    case 'timestamptz':
-      return 'timestamptz';
-    case 'interval':
-      return 'interval';
-    case 'uuid':
-      return 'uuid';
-    case 'json':
-      return 'jsonb';
-    case 'bytes':
-      return 'bytea';
-    case 'array':
-      return `${pgColumnType(t.element)}[]`;
-  }
-}
+export const pgColumnType = pgTypeFor;
 
-/** The logical type a Postgres column (as format_type() spells it) holds. */
+/**
+ * The logical type a Postgres column (as format_type() spells it) can hold. Same mapping as
+ * for reading Postgres, except that an unconstrained `numeric` column is a fine target: it
+ * holds any decimal exactly (marked with scale -1).
+ */
 export function logicalFromPgTypeName(name: string): LogicalType | undefined {
-  const n = name.trim().toLowerCase();
-  if (n.endsWith('[]')) {
-    const el = logicalFromPgTypeName(n.slice(0, -2));
-    return el ? { kind: 'array', element: el } : undefined;
-  }
-  const num = /^numeric\((\d+),(\d+)\)$/.exec(n);
-  if (num) return { kind: 'decimal', precision: Number(num[1]), scale: Number(num[2]) };
-  if (n === 'numeric') return { kind: 'decimal', precision: PG_NUMERIC_MAX_PRECISION, scale: -1 };
-  if (/^(character varying|varchar|character|char|bpchar|text|citext|name)\b/.test(n)) return { kind: 'text' };
-  if (/^timestamp(\(\d\))? with time zone$/.test(n)) return { kind: 'timestamptz' };
-  if (/^timestamp(\(\d\))?( without time zone)?$/.test(n)) return { kind: 'timestamp' };
-  if (/^time(\(\d\))?( without time zone)?$/.test(n)) return { kind: 'time' };
-  if (/^interval\b/.test(n)) return { kind: 'interval' };
-  const simple: Record<string, LogicalType['kind']> = {
-    smallint: 'int16',
-    integer: 'int32',
-    bigint: 'int64',
-    real: 'float32',
-    'double precision': 'float64',
-    boolean: 'bool',
-    date: 'date',
-    uuid: 'uuid',
-    json: 'json',
-    jsonb: 'json',
-    bytea: 'bytes',
-  };
-  const kind = simple[n];
-  return kind ? ({ kind } as LogicalType) : undefined;
+  if (name.trim().toLowerCase() === 'numeric') return { kind: 'decimal', precision: PG_NUMERIC_MAX_PRECISION, scale: -1 };
+  const t = logicalFromPgType(name);
+  return 'unsupported' in t ? undefined : t;
 }
 
 const INTS = ['int16', 'int32', 'int64'];
@@ -106,7 +49,8 @@ export function pgIncompatibility(from: LogicalType, to: LogicalType | undefined
   if (INTS.includes(to.kind)) {
     if (INTS.includes(from.kind)) return undefined; // narrowing fails per value, never rounds
     if (from.kind === 'decimal' && from.scale === 0) return undefined;
-    return refuse('would round or truncate fractional values');
+    if (from.kind === 'decimal' || from.kind === 'float32' || from.kind === 'float64') return refuse('would round or truncate fractional values');
+    return refuse('not a number');
   }
   if (to.kind === 'decimal') {
     if (INTS.includes(from.kind) || from.kind === 'float32' || from.kind === 'float64') return undefined;
@@ -114,7 +58,12 @@ export function pgIncompatibility(from: LogicalType, to: LogicalType | undefined
       if (to.scale === -1) return undefined;
       if (from.precision > PG_NUMERIC_MAX_PRECISION) return refuse(`precision ${from.precision} exceeds Postgres' limit of ${PG_NUMERIC_MAX_PRECISION}`);
       if (to.scale < from.scale) return refuse(`Postgres would round ${from.scale} decimal places to ${to.scale}`);
-      return undefined; // a value with too many integer digits is rejected, not rounded
+      // Refused up front rather than as rejected rows: a declared numeric(p,s) narrower than the
+      // model's decimal (BigQuery BIGNUMERIC into numeric(38,9)) is a mapping mistake, not a bad value.
+      const fromDigits = from.precision - from.scale;
+      const toDigits = to.precision - to.scale;
+      if (fromDigits > toDigits) return refuse(`${fromDigits} integer digits do not fit the ${toDigits} that ${toName} allows`);
+      return undefined;
     }
     return refuse('not a number');
   }
