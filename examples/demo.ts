@@ -58,7 +58,7 @@ async function main(): Promise<void> {
   await step('step 5: mirror', [], 'mirror');
   const v = await verifyPipeline(loadPipeline(join(dir, 'pipeline.yaml')));
   reporter.line(`\n== verify: model ${v.modelRows} rows, destination ${v.destinationRows} rows: ${v.equal ? 'equal' : 'NOT equal'}`);
-  reporter.line(`\nrun history: npx outflow runs ${join(dir, 'pipeline.yaml')}`);
+  reporter.line(`\nrun history: npm run outflow -- runs ${join(dir, 'pipeline.yaml')}`);
   if (!v.equal) process.exitCode = 1;
 }
 

@@ -1,4 +1,5 @@
 import type { CliCommand } from './command.js';
+import { serveCommand } from './serve-command.js';
 
 /** Commands defined outside the core CLI files (serve). */
-export const extraCommands: CliCommand[] = [];
+export const extraCommands: CliCommand[] = [serveCommand];

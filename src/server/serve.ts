@@ -1,0 +1,117 @@
+import { createServer, type Server } from 'node:http';
+import { resolve } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { registerSecret } from '../config/redact.js';
+import { ConfigError } from '../errors.js';
+import type { DeliveryOptions } from './alerts.js';
+import { createRequestHandler } from './http-api.js';
+import { HistoryStores } from './history-stores.js';
+import { loadCatalog, type CatalogEntry } from './pipeline-catalog.js';
+import { RunManager } from './run-manager.js';
+import { Scheduler } from './scheduler.js';
+import { ServerLog, type LogFormat } from './server-log.js';
+
+export interface ServeOptions {
+  /** Folder of pipeline YAML files. */
+  dir: string;
+  host?: string;
+  /** 0 picks a free port (tests). */
+  port?: number;
+  /** Overrides every pipeline's state folder. */
+  stateDir?: string;
+  logFormat?: LogFormat;
+  /** Where log lines go; stderr by default. */
+  logLine?: (line: string) => void;
+  env?: NodeJS.ProcessEnv;
+  /** How long running syncs may take to finish on shutdown before they are cancelled. */
+  graceMs?: number;
+  /** Base URL of the UI in alert links; defaults to http://host:port. */
+  publicUrl?: string;
+  delivery?: DeliveryOptions;
+}
+
+export interface ServeHandle {
+  url: string;
+  entries: CatalogEntry[];
+  manager: RunManager;
+  log: ServerLog;
+  /** Stops schedules, lets running syncs finish (or cancels them after the grace period), closes the server. */
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_PORT = 4400;
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '[::1]']);
+
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
+  const env = opts.env ?? process.env;
+  const host = opts.host ?? DEFAULT_HOST;
+  const token = env.OUTFLOW_TOKEN || undefined;
+  if (token) registerSecret(token);
+  if (!isLoopback(host) && !token) {
+    throw new ConfigError(`--host ${host}: binding beyond loopback needs OUTFLOW_TOKEN set, so the API is not open to the network`);
+  }
+  const log = new ServerLog(opts.logFormat ?? 'text', opts.logLine);
+  const dir = resolve(opts.dir);
+  const entries = loadCatalog(dir, { stateDir: opts.stateDir, env });
+  for (const e of entries) {
+    if (e.pipeline) log.info('pipeline.loaded', { pipeline: e.name, file: e.file, schedule: e.pipeline.spec.schedule, every_ms: e.pipeline.spec.every });
+    else log.error('pipeline.invalid', { pipeline: e.name, file: e.file, error: e.error });
+  }
+
+  let baseUrl = '';
+  const manager = new RunManager({
+    log,
+    runUrl: (pipeline, runId) => `${opts.publicUrl?.replace(/\/$/, '') ?? baseUrl}/pipelines/${encodeURIComponent(pipeline)}/runs/${runId}`,
+    delivery: opts.delivery,
+  });
+  const byName = new Map(entries.filter((e) => e.pipeline).map((e) => [e.name, e.pipeline!]));
+  const scheduler = new Scheduler((name) => {
+    const p = byName.get(name)!;
+    log.info('schedule.due', { pipeline: name });
+    manager.trigger(p, 'schedule').catch((e) => log.error('schedule.error', { pipeline: name, error: (e as Error).message }));
+  });
+  const stores = new HistoryStores();
+  const server: Server = createServer(
+    createRequestHandler({
+      entries,
+      manager,
+      scheduler,
+      stores,
+      log,
+      token,
+      allowedHosts: isLoopback(host) ? new Set(['127.0.0.1', 'localhost', '[::1]', '::1']) : undefined,
+    }),
+  );
+  await new Promise<void>((ok, fail) => {
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      fail(e.code === 'EADDRINUSE' ? new ConfigError(`--port ${opts.port ?? DEFAULT_PORT}: address ${host} port already in use`) : e),
+    );
+    server.listen(opts.port ?? DEFAULT_PORT, host, () => ok());
+  });
+  const { port } = server.address() as AddressInfo;
+  baseUrl = `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`;
+  for (const p of byName.values()) scheduler.add(p);
+  log.info('server.listening', { url: baseUrl, pipelines: entries.length, invalid: entries.filter((e) => !e.pipeline).length, token: !!token });
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      log.info('server.stopping', { grace_ms: opts.graceMs ?? 30_000 });
+      scheduler.stop();
+      await manager.stop(opts.graceMs ?? 30_000);
+      // A run whose cancellation did not finish in time is still 'running' in history: say why it ended.
+      for (const dir of new Set([...byName.values()].map((p) => p.stateDir))) {
+        stores.get(dir).closeOrphans('cancelled', 'the server stopped before the run finished');
+      }
+      server.closeAllConnections();
+      await new Promise<void>((ok) => server.close(() => ok()));
+      stores.closeAll();
+      log.info('server.stopped');
+    })());
+  return { url: baseUrl, entries, manager, log, stop };
+}
