@@ -28,11 +28,15 @@ const actions = z
   })
   .default({ before: [], after: [], on_success: [], on_failure: [] });
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Durations such as 500ms, 30s, 10m, 2h. */
 export const duration = z
   .string()
   .regex(/^\d+(ms|s|m|h)$/, 'a duration such as 500ms, 30s, 10m or 2h')
-  .transform(parseDuration);
+  .transform(parseDuration)
+  // Node timers hold at most 2^31-1 ms (about 24 days); a longer one would fire at once.
+  .refine((ms) => ms <= MAX_TIMER_MS, 'at most 24 days (596h)');
 
 export function parseDuration(text: string): number {
   const m = /^(\d+)(ms|s|m|h)$/.exec(text);
@@ -46,8 +50,10 @@ const retry = z
     attempts: z.number().int().min(1).max(20).default(3),
     initial_delay: duration.default(500),
     max_delay: duration.default(10_000),
+    /** Share of each delay that is random (0 = fixed schedule, 1 = anywhere from 0 to the delay). */
+    jitter: z.number().min(0).max(1).default(0.5),
   })
-  .default({ attempts: 3, initial_delay: 500, max_delay: 10_000 });
+  .default({ attempts: 3, initial_delay: 500, max_delay: 10_000, jitter: 0.5 });
 
 const timeouts = z
   .strictObject({

@@ -70,6 +70,8 @@ export interface MergeResult {
   /** Staged rows the target already held with the same values. */
   unchanged: number;
   rejected: RejectedRow[];
+  /** Deletes the target refused (a foreign key still pointing at the row); `rn` numbers rows of the key table. */
+  rejectedDeletes?: RejectedRow[];
 }
 
 export interface PlannedChanges {

@@ -1,5 +1,7 @@
 import { quotedIdentifier, type DuckDBConnection } from '@duckdb/node-api';
 import type { Batch, LogicalType, Schema, Value } from '../types/logical-type.js';
+import { formatType } from '../types/logical-type.js';
+import { ModelError } from '../errors.js';
 import { duckdbTypeFor } from '../types/duckdb-types.js';
 
 /**
@@ -27,13 +29,24 @@ export async function loadBatchesIntoDuckdb(
   let total = 0;
   for await (const batch of batches) {
     const appender = await connection.createAppender(loadName, 'main', 'temp');
-    for (const row of batch.rows) {
-      for (let i = 0; i < cols.length; i++) {
-        const text = valueToText(row[i], cols[i].type);
-        if (text === null) appender.appendNull();
-        else appender.appendVarchar(text);
+    let i = 0;
+    try {
+      for (const row of batch.rows) {
+        for (i = 0; i < cols.length; i++) {
+          const text = valueToText(row[i], cols[i].type);
+          if (text === null) appender.appendNull();
+          else appender.appendVarchar(text);
+        }
+        appender.endRow();
       }
-      appender.endRow();
+    } catch (e) {
+      try {
+        appender.closeSync();
+      } catch {
+        // a half-appended row; the workspace is discarded with the failed run anyway
+      }
+      const col = cols[Math.min(i, cols.length - 1)];
+      throw new ModelError(`column "${col.name}" (${formatType(col.type)}): ${(e as Error).message}`, { cause: e });
     }
     appender.flushSync();
     appender.closeSync();
@@ -70,12 +83,40 @@ function leafType(t: LogicalType): LogicalType {
 /** A value in the text form castFromText reads. Arrays become JSON arrays of element texts. */
 export function valueToText(v: Value, t: LogicalType): string | null {
   if (v === null || v === undefined) return null;
+  if (t.kind !== 'array' && Array.isArray(v)) {
+    // A Postgres integer[] column may hold 2-D values ({{1,2},{3,4}}): its type has no
+    // dimension count. Refused, since String() would flatten it into a wrong value.
+    throw new Error(
+      `a value is a multi-dimensional array, but the model declares one dimension; cast the column in the model (to_json(col), or col::text)`,
+    );
+  }
   if (t.kind === 'array') {
     if (!Array.isArray(v)) throw new Error(`expected an array, got ${typeof v}`);
     return JSON.stringify(v.map((x) => (t.element.kind === 'array' ? JSON.parse(valueToText(x, t.element) ?? 'null') : valueToText(x, t.element))));
+  }
+  if (t.kind === 'interval' && typeof v === 'string') return intervalText(v);
+  if ((t.kind === 'date' || t.kind === 'timestamp' || t.kind === 'timestamptz') && typeof v === 'string' && v.endsWith(' BC')) {
+    // Postgres prints BC dates as '0044-03-15 BC' ('… 10:00:00+00 BC'); DuckDB reads '0044-03-15 (BC) …'.
+    const body = v.slice(0, -3);
+    return `${body.slice(0, 10)} (BC)${body.slice(10)}`;
   }
   if (v instanceof Uint8Array) return Buffer.from(v).toString('hex');
   if (typeof v === 'boolean') return v ? 'true' : 'false';
   if (typeof v === 'number') return Number.isNaN(v) ? 'nan' : v === Infinity ? 'inf' : v === -Infinity ? '-inf' : String(v);
   return String(v);
+}
+
+/**
+ * Interval texts DuckDB's cast does not read: BigQuery's 'Y-M D H:M:S[.F]' (a sign per part),
+ * and Postgres' mixed signs ('-1 years -2 mons +3 days'), whose '+' DuckDB refuses.
+ */
+const SQL_STANDARD_INTERVAL = /^(-?)(\d+)-(\d+) (-?\d+) (-?)(\d+):(\d+):(\d+(?:\.\d+)?)$/;
+
+/** Interval text DuckDB reads, e.g. '-14 months 3 days -04:05:06.5' for BigQuery's '-1-2 3 -4:5:6.5'. */
+function intervalText(text: string): string {
+  const m = SQL_STANDARD_INTERVAL.exec(text);
+  if (!m) return text.replace(/(^| )\+(?=\d)/g, '$1');
+  const [, ymSign, years, months, days, timeSign, h, mi, sec] = m;
+  const totalMonths = Number(years) * 12 + Number(months);
+  return `${totalMonths === 0 ? '' : ymSign}${totalMonths} months ${days} days ${timeSign}${h}:${mi}:${sec}`;
 }

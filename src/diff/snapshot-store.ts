@@ -22,7 +22,9 @@ export interface SnapshotMeta {
 export async function attachSnapshot(connection: DuckDBConnection, stateDir: string, pipeline: string): Promise<void> {
   const dir = join(stateDir, 'snapshots');
   mkdirSync(dir, { recursive: true });
-  await connection.run(`ATTACH ${quotedString(join(dir, `${pipeline}.duckdb`))} AS ${SNAP}`);
+  // READ_WRITE explicitly: a source opened read_only (a warehouse outflow must not write
+  // to) would otherwise attach the snapshot read-only too, and a first run cannot create it.
+  await connection.run(`ATTACH ${quotedString(join(dir, `${pipeline}.duckdb`))} AS ${SNAP} (READ_WRITE)`);
   await connection.run(`CREATE TABLE IF NOT EXISTS ${SNAP}.meta (fingerprint VARCHAR, cursor VARCHAR, updated_at TIMESTAMPTZ)`);
 }
 
@@ -63,6 +65,11 @@ export interface SnapshotCommit {
   fingerprint: string;
   cursor?: string;
   keyColumns: Column[];
+  /**
+   * Every sendable model row was delivered (a full sync loaded straight into the target):
+   * keys and hashes come from _outflow_mh, and _outflow_delta (never built then) is not read.
+   */
+  isWholeModelDelivered?: boolean;
 }
 
 /**
@@ -72,7 +79,9 @@ export interface SnapshotCommit {
 export async function commitSnapshot(connection: DuckDBConnection, c: SnapshotCommit): Promise<void> {
   const keyList = c.keys.map(quotedIdentifier).join(', ');
   const match = (a: string, b: string) => c.keys.map((k) => `${a}.${quotedIdentifier(k)} = ${b}.${quotedIdentifier(k)}`).join(' AND ');
-  const delivered = `SELECT ${keyList}, _h FROM _outflow_delta WHERE _rn NOT IN (SELECT _rn FROM _outflow_rejected)`;
+  const delivered = c.isWholeModelDelivered
+    ? `SELECT ${keyList}, _h FROM _outflow_mh WHERE _bad IS NULL`
+    : `SELECT ${keyList}, _h FROM _outflow_delta WHERE _rn NOT IN (SELECT _rn FROM _outflow_rejected)`;
   await connection.run('BEGIN TRANSACTION');
   try {
     if (c.isFull) {
@@ -83,7 +92,10 @@ export async function commitSnapshot(connection: DuckDBConnection, c: SnapshotCo
     }
     await connection.run(`INSERT INTO ${SNAP}.snapshot (${keyList}, _h) ${delivered}`);
     if (c.forgetRemoved) {
-      await connection.run(`DELETE FROM ${SNAP}.snapshot AS s USING _outflow_removed AS r WHERE ${match('s', 'r')}`);
+      // A delete the destination refused leaves the key in the snapshot, so the next run tries it again.
+      await connection.run(
+        `DELETE FROM ${SNAP}.snapshot AS s USING (SELECT * FROM _outflow_removed WHERE _rn NOT IN (SELECT _rn FROM _outflow_rejected_removed)) AS r WHERE ${match('s', 'r')}`,
+      );
     }
     await connection.run(`DELETE FROM ${SNAP}.meta`);
     await connection.run(`INSERT INTO ${SNAP}.meta VALUES ($1, $2, now())`, [c.fingerprint, c.cursor ?? null]);

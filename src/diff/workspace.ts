@@ -20,13 +20,17 @@ export interface Workspace {
 export interface WorkspaceOptions {
   stateDir: string;
   batchSize: number;
-  cursor?: { column: string; after?: string };
+  /** Read after `beforeLoad`: only rows past the cursor are read from a non-DuckDB source. */
+  cursor?: () => { column: string; after?: string } | undefined;
+  /** Runs on the workspace connection before the model is loaded (attaching the snapshot, whose meta holds the cursor). */
+  beforeLoad?: (connection: DuckDBConnection) => Promise<void>;
   onRows?: (n: number) => void;
 }
 
 export async function openWorkspace(source: Source, model: Model, schema: Schema, opts: WorkspaceOptions): Promise<Workspace> {
   if (source.duckdbRelation) {
     const { connection, sql } = await source.duckdbRelation(model);
+    await opts.beforeLoad?.(connection);
     return { connection, relation: sql, close: async () => undefined };
   }
   const spill = join(opts.stateDir, 'tmp');
@@ -34,20 +38,24 @@ export async function openWorkspace(source: Source, model: Model, schema: Schema
   // Bounded memory: DuckDB spills to the state folder rather than growing the process.
   const instance = await DuckDBInstance.create(':memory:', { memory_limit: '512MB', temp_directory: spill });
   const connection = await instance.connect();
-  await connection.run(`SET TimeZone = 'UTC'`); // timestamptz text in UTC ('…+00')
-  await loadBatchesIntoDuckdb(
-    connection,
-    'outflow_model',
-    schema,
-    source.read(model, schema, { batchSize: opts.batchSize, cursor: opts.cursor }),
-    opts.onRows,
-  );
-  return {
-    connection,
-    relation: 'temp.main.outflow_model AS model',
-    close: async () => {
-      connection.closeSync();
-      instance.closeSync();
-    },
+  const close = async () => {
+    connection.closeSync();
+    instance.closeSync();
   };
+  try {
+    await connection.run(`SET TimeZone = 'UTC'`); // timestamptz text in UTC ('…+00')
+    await opts.beforeLoad?.(connection);
+    await loadBatchesIntoDuckdb(
+      connection,
+      'outflow_model',
+      schema,
+      source.read(model, schema, { batchSize: opts.batchSize, cursor: opts.cursor?.() }),
+      opts.onRows,
+    );
+  } catch (e) {
+    // Closing releases the attached snapshot file, which the next run must be able to open.
+    await close();
+    throw e;
+  }
+  return { connection, relation: 'temp.main.outflow_model AS model', close };
 }

@@ -38,7 +38,7 @@ export async function openDestination(p: Pipeline, opts: { isDryRun?: boolean } 
     const session =
       d.type === 'pglite'
         ? await connectEmbedded(resolve(p.baseDir, d.path))
-        : await connectServer(d, { connectTimeoutMs: p.spec.timeouts.connect, statementTimeoutMs: p.spec.timeouts.statement });
+        : await connectServer(d, { connectTimeoutMs: p.spec.timeouts.connect, statementTimeoutMs: p.spec.timeouts.statement, label, baseDir: p.baseDir });
     return new PostgresDestination(session, common);
   } catch (e) {
     throw wrapPgError(`${label}: cannot connect`, e);

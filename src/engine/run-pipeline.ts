@@ -12,8 +12,8 @@ import { checkTarget, planColumns, schemaMismatch, type ColumnPlan } from './col
 import { snapshotFingerprint } from './fingerprint.js';
 import { emptyCounts, type RejectedRowRecord, type RunResult, type StageTiming } from './run-result.js';
 import { openWorkspace, type Workspace } from '../diff/workspace.js';
-import { attachSnapshot, commitSnapshot, detachSnapshot, readSnapshotMeta } from '../diff/snapshot-store.js';
-import { computeDiff, invalidRows, keysByRn, readRows } from '../diff/compute-diff.js';
+import { attachSnapshot, commitSnapshot, detachSnapshot, readSnapshotMeta, type SnapshotMeta } from '../diff/snapshot-store.js';
+import { computeDiff, ensureDeltaTable, FULL_DELTA_VIEW, invalidRows, keysByRn, readRows } from '../diff/compute-diff.js';
 import { tableRowStream } from '../diff/delta-row-stream.js';
 import { nulByteReasonSql } from '../destinations/postgres/copy-text-sql.js';
 import { pauseForTests } from '../test-hooks.js';
@@ -33,6 +33,8 @@ export interface RunOptions {
   trigger?: string;
   onProgress?: (e: ProgressEvent) => void;
   signal?: AbortSignal;
+  /** Called synchronously once the run holds the lock and has its id (serve answers a trigger with it). */
+  onStart?: (runId: number) => void;
 }
 
 /** The most rejected rows kept per run in history; the count is always exact. */
@@ -62,18 +64,25 @@ export async function runPipeline(p: Pipeline, opts: RunOptions = {}): Promise<R
       throw e;
     }
     const { id, startedAt } = history.startRun(p.name, p.spec.mode, opts.trigger ?? 'manual');
+    opts.onStart?.(id);
     const result = baseResult(p, id, startedAt, opts);
     const t0 = Date.now();
     try {
-      const { attempts, initial_delay, max_delay } = p.spec.retry;
+      const { attempts, initial_delay, max_delay, jitter } = p.spec.retry;
+      // One budget for the whole run: every attempt and every pause between attempts.
+      const runSignal = runBudget(p, opts.signal);
       for (let attempt = 1; ; attempt++) {
         try {
-          await withRunTimeout(p, opts.signal, (signal) => attemptRun(p, result, history, { ...opts, signal }));
+          await withRunTimeout(p, opts.signal, runSignal, (signal) => attemptRun(p, result, history, { ...opts, signal }));
           break;
         } catch (e) {
-          if (!(e instanceof TransientError) || attempt >= attempts || opts.signal?.aborted) throw e;
+          if (!(e instanceof TransientError) || runSignal.aborted) throw e;
+          if (attempt >= attempts) {
+            e.message += ` (gave up after ${attempts} attempt${attempts > 1 ? 's' : ''}; retry.attempts is ${attempts})`;
+            throw e;
+          }
           result.stages.push({ stage: `retry ${attempt}: ${redact(e.message).slice(0, 200)}`, ms: 0 });
-          await sleep(backoffDelay(attempt, initial_delay, max_delay));
+          await sleep(backoffDelay(attempt, initial_delay, max_delay, jitter), runSignal);
         }
       }
       result.status = result.counts.rejected > 0 ? 'partial' : 'success';
@@ -115,10 +124,18 @@ function errorText(e: unknown): string {
 }
 
 /** The whole-run timeout (timeouts.run) and external cancellation, as one AbortSignal. */
-async function withRunTimeout<T>(p: Pipeline, outer: AbortSignal | undefined, fn: (s: AbortSignal) => Promise<T>): Promise<T> {
+function runBudget(p: Pipeline, outer: AbortSignal | undefined): AbortSignal {
   const signals = [outer, p.spec.timeouts.run ? AbortSignal.timeout(p.spec.timeouts.run) : undefined].filter(Boolean) as AbortSignal[];
-  const signal = signals.length ? AbortSignal.any(signals) : new AbortController().signal;
-  if (signal.aborted) throw new CancelledError('the run was cancelled before it started');
+  return signals.length ? AbortSignal.any(signals) : new AbortController().signal;
+}
+
+/** Runs one attempt under the run's budget: when it runs out, the attempt is abandoned with a CancelledError. */
+async function withRunTimeout<T>(p: Pipeline, outer: AbortSignal | undefined, signal: AbortSignal, fn: (s: AbortSignal) => Promise<T>): Promise<T> {
+  if (signal.aborted) {
+    throw new CancelledError(
+      p.spec.timeouts.run && !outer?.aborted ? `the run exceeded timeouts.run (${p.spec.timeouts.run} ms) and was stopped` : 'the run was cancelled before it started',
+    );
+  }
   let onAbort!: () => void;
   const aborted = new Promise<never>((_, reject) => {
     onAbort = () => {
@@ -217,14 +234,23 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
       allowMassDelete: !!opts.allowMassDelete,
     };
     const needsMerge = deltaCount > 0 || (p.spec.mode === 'mirror' && (isFull || diff.removed > 0)) || p.spec.mode === 'replace';
+    // A full sync leaves the rows to send as a view; the numbered table is built only if needed.
+    let isWholeModelDelivered = isFull;
     if (!needsMerge) {
       result.counts.unchanged = diff.read - diff.invalid;
     } else {
       await pauseForTests('before-stage');
-      const rows = tableRowStream(ws.connection, '_outflow_delta', deltaCount, (withRn) => dest.renderRowSql(plan.columns, withRn ? '_rn' : undefined));
+      const rows = tableRowStream(ws.connection, '_outflow_delta', deltaCount, (withRn) => dest.renderRowSql(plan.columns, withRn ? '_rn' : undefined), {
+        unnumbered: isFull ? FULL_DELTA_VIEW : undefined,
+        ensureTable: () => ensureDeltaTable(ws.connection),
+      });
       const staged = await timed('stage', () =>
         dest.stage(plan.columns, progressRows(rows, opts, deltaCount), { mayLoadDirectly: isFull && p.spec.mode !== 'update' }),
       );
+      if (!staged.loadedDirectly) {
+        await ensureDeltaTable(ws.connection);
+        isWholeModelDelivered = false;
+      }
       result.counts.sent = deltaCount;
       await recordRejected(ws, keyColumns, staged.rejected, result);
       if (staged.loadedDirectly) {
@@ -240,6 +266,7 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
         const merged = await timed('merge', () => dest.merge(mergePlan));
         Object.assign(result.counts, { inserted: merged.inserted, updated: merged.updated, deleted: merged.deleted });
         await recordRejected(ws, keyColumns, merged.rejected, result);
+        await recordRejected(ws, keyColumns, merged.rejectedDeletes ?? [], result, 'removed');
         result.counts.unchanged = merged.unchanged;
       }
       result.counts.unchanged += diff.read - diff.invalid - deltaCount;
@@ -252,6 +279,7 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
         keyColumns,
         forgetRemoved: p.spec.mode === 'mirror',
         fingerprint,
+        isWholeModelDelivered,
         // With rejected rows the cursor stays put: the next run reads them again.
         cursor: p.spec.incremental ? (result.counts.rejected > 0 ? meta.cursor : diff.maxCursor ?? meta.cursor) : undefined,
       }),
@@ -312,30 +340,44 @@ export async function describeAndPrepare(
 
 async function prepareWorkspace(p: Pipeline, source: Source, dest: Destination, plan: ColumnPlan, opts: RunOptions, c: Connected) {
   const schema = await source.describe(p.spec.model);
+  const fingerprint = snapshotFingerprint(p, plan);
+  let meta: SnapshotMeta = { rows: 0 };
+  let fullReason: string | undefined;
   const ws = await openWorkspace(source, p.spec.model, schema, {
     stateDir: p.stateDir,
     batchSize: p.spec.batch_size,
     onRows: (n) => opts.onProgress?.({ stage: 'extract', rows: n }),
+    // The snapshot is read before the model is loaded, so that in cursor mode a source
+    // that is not DuckDB is asked only for rows past the stored cursor.
+    beforeLoad: async (connection) => {
+      await attachSnapshot(connection, p.stateDir, p.name);
+      c.snapshotAttached = true;
+      meta = await readSnapshotMeta(connection);
+      if (opts.full) fullReason = '--full was given';
+      else if (p.spec.mode === 'replace') fullReason = 'replace sends the whole model every run';
+      else if (!meta.fingerprint) fullReason = 'first run: no snapshot yet';
+      else if (meta.fingerprint !== fingerprint) fullReason = 'the mapping, key or destination changed since the last run';
+    },
+    cursor: () =>
+      p.spec.incremental && fullReason === undefined && meta.cursor !== undefined ? { column: p.spec.incremental.cursor, after: meta.cursor } : undefined,
   });
   c.workspace = ws;
-  await attachSnapshot(ws.connection, p.stateDir, p.name);
-  c.snapshotAttached = true;
-  const meta = await readSnapshotMeta(ws.connection);
-  const fingerprint = snapshotFingerprint(p, plan);
-  let fullReason: string | undefined;
-  if (opts.full) fullReason = '--full was given';
-  else if (p.spec.mode === 'replace') fullReason = 'replace sends the whole model every run';
-  else if (!meta.fingerprint) fullReason = 'first run: no snapshot yet';
-  else if (meta.fingerprint !== fingerprint) fullReason = 'the mapping, key or destination changed since the last run';
   void dest;
   return { ws, isFull: fullReason !== undefined, fullReason, fingerprint, meta };
 }
 
-async function recordRejected(ws: Workspace, keyColumns: Column[], rejected: { rn: number; column?: string; reason: string }[], result: RunResult) {
+/** Rejected rows are remembered by row number: of the delta, or (`removed`) of the removed keys whose delete was refused. */
+async function recordRejected(
+  ws: Workspace,
+  keyColumns: Column[],
+  rejected: { rn: number; column?: string; reason: string }[],
+  result: RunResult,
+  of: 'delta' | 'removed' = 'delta',
+) {
   if (rejected.length === 0) return;
   const rns = rejected.map((r) => r.rn);
-  await ws.connection.run(`INSERT INTO _outflow_rejected SELECT unnest($1::BIGINT[])`, [listOf(rns)]);
-  const keys = await keysByRn(ws.connection, keyColumns, rns.slice(0, MAX_REJECTED_RECORDED));
+  await ws.connection.run(`INSERT INTO ${of === 'delta' ? '_outflow_rejected' : '_outflow_rejected_removed'} SELECT unnest($1::BIGINT[])`, [listOf(rns)]);
+  const keys = await keysByRn(ws.connection, keyColumns, rns.slice(0, MAX_REJECTED_RECORDED), of === 'delta' ? '_outflow_delta' : '_outflow_removed');
   for (const r of rejected) {
     if (result.rejected.length >= MAX_REJECTED_RECORDED) break;
     result.rejected.push({ key: keys.get(r.rn) ?? {}, column: r.column, reason: r.reason });
@@ -397,6 +439,7 @@ export async function previewPipeline(p: Pipeline, opts: { full?: boolean; sampl
       cursor: p.spec.incremental ? { column: p.spec.incremental.cursor, after: isFull ? undefined : meta.cursor } : undefined,
       badValueSql: nulByteReasonSql(plan.columns),
     });
+    await ensureDeltaTable(ws.connection); // samples and staging read numbered rows
     const keyColumns = plan.keys.map((k) => plan.columns.find((col) => col.name === k)!);
     const sample = (where: string) =>
       readRows(ws.connection, `SELECT ${plan.columns.map((col) => `"${col.name.replace(/"/g, '""')}"`).join(', ')} FROM _outflow_delta WHERE ${where} ORDER BY _rn LIMIT ${n}`, plan.columns);

@@ -170,6 +170,21 @@ export class HistoryStore {
     return (this.db.prepare('SELECT count(*) AS n FROM rejected_rows WHERE run_id = ?').get(runId) as { n: number }).n;
   }
 
+  /** Totals per run status for one pipeline (for /metrics): runs, summed duration and summed row counts. */
+  runTotals(pipeline: string): RunTotals[] {
+    const kinds = ['read', 'added', 'changed', 'removed', 'sent', 'inserted', 'updated', 'deleted', 'unchanged', 'rejected'] as const;
+    const sums = kinds.map((k) => `coalesce(sum(json_extract(counts, '$.${k}')), 0) AS "${k}"`).join(', ');
+    const rows = this.db
+      .prepare(`SELECT status, count(*) AS runs, coalesce(sum(duration_ms), 0) AS duration_ms, ${sums} FROM runs WHERE pipeline = ? GROUP BY status`)
+      .all(pipeline) as ({ status: RunStatus; runs: number; duration_ms: number } & Record<(typeof kinds)[number], number>)[];
+    return rows.map((r) => ({
+      status: r.status,
+      runs: r.runs,
+      durationMs: r.duration_ms,
+      counts: Object.fromEntries(kinds.map((k) => [k, r[k]])) as unknown as RowCounts,
+    }));
+  }
+
   /** Marks runs left 'running' by this process (shutdown) with the given status. */
   closeOrphans(status: RunStatus, error: string): void {
     this.db
@@ -180,6 +195,13 @@ export class HistoryStore {
   close(): void {
     this.db.close();
   }
+}
+
+export interface RunTotals {
+  status: RunStatus;
+  runs: number;
+  durationMs: number;
+  counts: RowCounts;
 }
 
 export interface RunRecord {

@@ -20,7 +20,8 @@ export function isTransientPgError(e: unknown): boolean {
   if (!err || typeof err !== 'object') return false;
   if (err.code && (TRANSIENT_CODES.has(err.code) || err.code.startsWith('08'))) return true;
   if (err.code && TRANSIENT_NODE.has(err.code)) return true;
-  return /Connection terminated|connection timeout|Client has encountered a connection error|terminating connection/i.test(err.message ?? '');
+  // The driver's own words for a socket that closed, never opened in time, or stopped answering.
+  return /Connection terminated|connection timeout|timeout expired|Query read timeout|not queryable|terminating connection/i.test(err.message ?? '');
 }
 
 /** Errors caused by one row's values (class 22 data exceptions, class 23 integrity violations). */

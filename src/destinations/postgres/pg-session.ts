@@ -1,10 +1,12 @@
-import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { PGlite } from '@electric-sql/pglite';
 import type { PostgresDestinationConfig } from './postgres-config.js';
+import { tlsOptionsFor } from '../../sources/postgres/tls-options.js';
+import { OutflowError, TransientError } from '../../errors.js';
+import { describePgError, isTransientPgError, type PgErrorLike } from './pg-errors.js';
 
 export interface QueryResult<T> {
   rows: T[];
@@ -26,46 +28,113 @@ export interface PgSession {
 export interface SessionOptions {
   connectTimeoutMs?: number;
   statementTimeoutMs?: number;
+  /** Names the destination in error messages (engine, host, table; never a password). */
+  label?: string;
+  /** Folder a relative ssl.ca_file resolves from (the pipeline file's folder). */
+  baseDir?: string;
 }
+
+/**
+ * How long past timeouts.statement the client itself waits for an answer. The server's
+ * statement_timeout fires first while the server is alive; this bound is for a network
+ * that stops delivering packets, where no answer ever comes.
+ */
+const CLIENT_GRACE_MS = 5_000;
+/** How long close() waits for the server to acknowledge before dropping the socket. */
+const CLOSE_WAIT_MS = 2_000;
 
 // Values outflow reads back through this session are cast to text in SQL, so the driver's
 // own parsing (which turns int8 into strings and timestamps into millisecond Dates) never runs.
 export async function connectServer(config: PostgresDestinationConfig, opts: SessionOptions = {}): Promise<PgSession> {
+  const label = opts.label ?? 'postgres';
+  const connectTimeoutMs = opts.connectTimeoutMs ?? 10_000;
+  const ssl = tlsOptionsFor(config.ssl, opts.baseDir ?? process.cwd(), 'destination.ssl');
   const client = new pg.Client({
     connectionString: config.url,
-    connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000,
+    connectionTimeoutMillis: connectTimeoutMs,
     statement_timeout: opts.statementTimeoutMs,
-    ssl: sslOptions(config),
+    query_timeout: opts.statementTimeoutMs ? opts.statementTimeoutMs + CLIENT_GRACE_MS : undefined,
+    keepAlive: true,
+    ...(ssl === undefined ? {} : { ssl }),
     application_name: 'outflow',
   });
   // An idle-connection error (server restart) must not crash the process; the next query fails instead.
   client.on('error', () => undefined);
-  await client.connect();
-  await client.query(`SET TimeZone = 'UTC'`);
+  const dropSocket = () => (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+  // Once the connection is known lost, every later call (a ROLLBACK in a catch block, the
+  // staging cleanup) fails at once instead of waiting out another timeout on a dead socket.
+  let lost: TransientError | undefined;
+  const close = async () => {
+    if (lost) dropSocket();
+    // end() waits for the server to close its side, which a hung server never does.
+    const timer = setTimeout(dropSocket, CLOSE_WAIT_MS);
+    await client.end().catch(() => undefined);
+    clearTimeout(timer);
+  };
+  const failure = (e: unknown) => {
+    const err = sessionError(e, label, opts.statementTimeoutMs);
+    if (err instanceof TransientError && !lost) {
+      lost = err;
+      dropSocket();
+    }
+    return err;
+  };
+  try {
+    await client.connect();
+    await client.query(`SET TimeZone = 'UTC'`);
+  } catch (e) {
+    await close();
+    if (/timeout expired|connection timeout/i.test((e as Error)?.message ?? '')) {
+      throw new TransientError(`${label}: cannot connect: no answer within timeouts.connect (${connectTimeoutMs} ms)`, { cause: e });
+    }
+    if (isTransientPgError(e)) throw new TransientError(`${label}: cannot connect: ${describePgError(e)}`, { cause: e });
+    throw failure(e);
+  }
   return {
     async query<T>(sql: string, params?: unknown[]) {
-      const r = await client.query(sql, params as unknown[]);
-      return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
+      if (lost) throw lost;
+      try {
+        const r = await client.query(sql, params as unknown[]);
+        return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
+      } catch (e) {
+        throw failure(e);
+      }
     },
     async copyFrom(sql, chunks) {
-      const stream = client.query(copyFrom(sql));
-      // pipeline() pauses the reader whenever the socket's write() returns false.
-      await pipeline(Readable.from(chunks, { objectMode: false }), stream);
+      if (lost) throw lost;
+      try {
+        const stream = client.query(copyFrom(sql));
+        // pipeline() pauses the reader whenever the socket's write() returns false.
+        await pipeline(Readable.from(chunks, { objectMode: false }), stream);
+      } catch (e) {
+        throw failure(e);
+      }
     },
     escapeIdentifier: (name) => client.escapeIdentifier(name),
-    async close() {
-      await client.end().catch(() => undefined);
-    },
+    close,
   };
 }
 
-function sslOptions(config: PostgresDestinationConfig): pg.ClientConfig['ssl'] {
-  const mode = config.ssl?.mode ?? undefined;
-  if (!mode || mode === 'disable') return undefined;
-  const ca = config.ssl?.ca_file ? readFileSync(config.ssl.ca_file, 'utf8') : undefined;
-  if (mode === 'require') return { rejectUnauthorized: false };
-  if (mode === 'verify-ca') return { ca, rejectUnauthorized: true, checkServerIdentity: () => undefined };
-  return { ca, rejectUnauthorized: true };
+/**
+ * The one place where a server session's faults get their kind: a lost or unanswering
+ * connection becomes a TransientError wherever it surfaces (query, COPY stream, merge,
+ * read-back), a statement timeout a clear OutflowError. Anything else stays the driver's
+ * error, so callers can still tell row-level data errors (class 22/23) apart.
+ */
+function sessionError(e: unknown, label: string, statementTimeoutMs: number | undefined): unknown {
+  if (e instanceof OutflowError) return e;
+  const err = e as PgErrorLike;
+  if (err?.code === '57014' && /statement timeout/i.test(err.message ?? '')) {
+    return new OutflowError(`${label}: a statement ran longer than timeouts.statement (${statementTimeoutMs} ms) and Postgres cancelled it`, { cause: e });
+  }
+  if (/Query read timeout/i.test(err?.message ?? '')) {
+    return new TransientError(
+      `${label}: Postgres did not answer within ${(statementTimeoutMs ?? 0) + CLIENT_GRACE_MS} ms (timeouts.statement plus ${CLIENT_GRACE_MS} ms); the connection is treated as lost`,
+      { cause: e },
+    );
+  }
+  if (isTransientPgError(e)) return new TransientError(`${label}: connection lost: ${describePgError(e)}`, { cause: e });
+  return e;
 }
 
 /** Largest COPY payload handed to PGlite at once; bounds memory on the embedded path. */

@@ -19,8 +19,9 @@ import { introspectTable, qualified, resolveTableName, type TableName } from './
 import { logicalFromPgTypeName, pgColumnType, pgIncompatibility } from './postgres-column-types.js';
 import { copyLineSql } from './copy-text-sql.js';
 import { columnOf, describePgError, isRowLevelPgError, wrapPgError, type PgErrorLike } from './pg-errors.js';
-import { countWouldInsert, countWouldUpdate, deleteWhere, mergeStatement, RN, type MergeSql } from './postgres-dialect.js';
+import { countWouldInsert, countWouldUpdate, deleteKeysInRange, deleteWhere, mergeStatement, RN, type MergeSql } from './postgres-dialect.js';
 import { parsePgText } from '../../types/postgres-text-values.js';
+import { pauseForTests } from '../../test-hooks.js';
 
 export interface PostgresDestinationOptions {
   table: string;
@@ -208,12 +209,19 @@ export class PostgresDestination implements Destination {
       const deletes = plan.mode === 'replace' ? 'all' : plan.deletes;
       if (deletes !== 'none') {
         await this.guardDeletes(s, plan, deletes === 'all' ? 'absent' : deletes);
-        const del = await this.session.query(`DELETE FROM ${s.target} AS t WHERE ${deleteWhere(deletes, s)}`);
-        result.deleted = del.rowCount;
+        if (deletes === 'keys') {
+          // Deletes by key can be refused one by one (a foreign key still points at the row).
+          result.rejectedDeletes = [];
+          await this.deleteIsolating(s, 1, Number.MAX_SAFE_INTEGER, result);
+        } else {
+          const del = await this.session.query(`DELETE FROM ${s.target} AS t WHERE ${deleteWhere(deletes, s)}`);
+          result.deleted = del.rowCount;
+        }
       }
       if (staged > 0) {
         await this.mergeIsolating(plan, mergeStatement(plan.mode, s), Number(range.rows[0].lo), Number(range.rows[0].hi), result);
       }
+      await pauseForTests('merge-commit'); // crash tests: the merge done but not committed
       await this.session.query('COMMIT');
     } catch (e) {
       await this.session.query('ROLLBACK').catch(() => undefined);
@@ -236,6 +244,35 @@ export class PostgresDestination implements Destination {
         `${this.label}: ${plan.mode} would delete ${doomed} of ${total} rows (${pct(doomed / total)}), more than max_delete_ratio ${pct(plan.maxDeleteRatio)}; nothing was written. ` +
           `If the model really shrank, run again with --allow-mass-delete.`,
       );
+    }
+  }
+
+  /** Deletes the keys in a range of the key table; a row-level error splits the range until the refused keys stand alone. */
+  private async deleteIsolating(s: MergeSql, lo: number, hi: number, result: MergeResult): Promise<void> {
+    await this.session.query('SAVEPOINT outflow_delete');
+    try {
+      const del = await this.session.query(deleteKeysInRange(s), [lo, hi]);
+      await this.session.query('RELEASE SAVEPOINT outflow_delete');
+      result.deleted += del.rowCount;
+    } catch (e) {
+      await this.session.query('ROLLBACK TO SAVEPOINT outflow_delete');
+      await this.session.query('RELEASE SAVEPOINT outflow_delete');
+      if (!isRowLevelPgError(e)) throw e;
+      const present = await this.session.query<{ lo: string | null; hi: string | null; n: string }>(
+        `SELECT min(${RN})::text AS lo, max(${RN})::text AS hi, count(*)::text AS n FROM ${s.keyTable} WHERE ${RN} BETWEEN $1 AND $2`,
+        [lo, hi],
+      );
+      const n = Number(present.rows[0].n);
+      if (n === 0) return;
+      const a = Number(present.rows[0].lo);
+      const b = Number(present.rows[0].hi);
+      if (n === 1) {
+        result.rejectedDeletes!.push({ rn: a, column: columnOf(e as PgErrorLike), reason: `delete refused: ${describePgError(e)}` });
+        return;
+      }
+      const mid = Math.floor((a + b) / 2);
+      await this.deleteIsolating(s, a, mid, result);
+      await this.deleteIsolating(s, mid + 1, b, result);
     }
   }
 
@@ -353,7 +390,8 @@ function pct(x: number): string {
 /** The 1-based line of the COPY data a row-level error is about (`COPY t, line 12, column x`). */
 function copyErrorLine(e: unknown): number | undefined {
   const err = e as PgErrorLike & { outflowLineOffset?: number };
-  const m = /line (\d+)/.exec(err.where ?? '');
+  // The COPY context line, not the first "line N": jsonb errors put their own "JSON data, line 1" before it.
+  const m = /(?:^|\n)COPY [^\n]*?, line (\d+)/.exec(err.where ?? '') ?? /line (\d+)/.exec(err.where ?? '');
   return m ? Number(m[1]) + (err.outflowLineOffset ?? 0) : undefined;
 }
 

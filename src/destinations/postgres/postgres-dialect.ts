@@ -79,6 +79,11 @@ export function deleteWhere(kind: 'keys' | 'absent' | 'all', s: MergeSql): strin
       AND NOT EXISTS (SELECT 1 FROM ${s.keyTable} AS k WHERE ${keyMatch(s, 't', 'k')})`;
 }
 
+/** Deletes the target rows whose key is in the key table rows $1 <= _outflow_rn <= $2. */
+export function deleteKeysInRange(s: MergeSql): string {
+  return `DELETE FROM ${s.target} AS t WHERE EXISTS (SELECT 1 FROM ${s.keyTable} AS k WHERE ${keyMatch(s, 't', 'k')} AND k.${RANGE})`;
+}
+
 export function countWouldInsert(s: MergeSql): string {
   return `SELECT count(*)::int AS n FROM ${s.staging} AS s WHERE NOT EXISTS (SELECT 1 FROM ${s.target} AS t WHERE ${keyMatch(s, 't', 's')})`;
 }
