@@ -1,6 +1,7 @@
 import { ConfigError } from '../errors.js';
-import { DEFAULT_HOST, DEFAULT_PORT, startServe } from '../server/serve.js';
 import { defineCommand, EXIT } from './command.js';
+// Only the defaults load eagerly: the server code is imported when `serve` runs.
+import { DEFAULT_HOST, DEFAULT_PORT } from '../server/serve-defaults.js';
 
 export const serveCommand = defineCommand({
   name: 'serve',
@@ -21,6 +22,7 @@ export const serveCommand = defineCommand({
     if (format !== 'text' && format !== 'json') throw new ConfigError(`--log-format: expected text or json, got ${JSON.stringify(format)}`);
     const grace = Number(opts.gracePeriod);
     if (!Number.isFinite(grace) || grace < 0) throw new ConfigError(`--grace-period: expected seconds, got ${JSON.stringify(opts.gracePeriod)}`);
+    const { startServe } = await import('../server/serve.js');
     const server = await startServe({
       dir: dir ?? 'pipelines',
       host: String(opts.host),

@@ -2,7 +2,7 @@ import { listValue } from '@duckdb/node-api';
 import type { Pipeline } from '../config/load-pipeline.js';
 import type { Destination, MergePlan, PlannedChanges } from '../destinations/destination.js';
 import type { Source } from '../sources/source.js';
-import type { Column, Value } from '../types/logical-type.js';
+import type { Column, Schema, Value } from '../types/logical-type.js';
 import { HistoryStore } from '../state/history-store.js';
 import { CancelledError, ConfigError, LockedError, MassDeleteError, OutflowError, TransientError } from '../errors.js';
 import { redact } from '../config/redact.js';
@@ -13,7 +13,7 @@ import { snapshotFingerprint } from './fingerprint.js';
 import { emptyCounts, type RejectedRowRecord, type RunResult, type StageTiming } from './run-result.js';
 import { openWorkspace, type Workspace } from '../diff/workspace.js';
 import { attachSnapshot, commitSnapshot, detachSnapshot, readSnapshotMeta, type SnapshotMeta } from '../diff/snapshot-store.js';
-import { computeDiff, ensureDeltaTable, FULL_DELTA_VIEW, invalidRows, keysByRn, readRows } from '../diff/compute-diff.js';
+import { computeDiff, type DiffInput, ensureDeltaTable, FULL_DELTA_VIEW, invalidRows, keysByRn, readRows } from '../diff/compute-diff.js';
 import { tableRowStream } from '../diff/delta-row-stream.js';
 import { nulByteReasonSql } from '../destinations/postgres/copy-text-sql.js';
 import { pauseForTests } from '../test-hooks.js';
@@ -195,24 +195,12 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
     const source = c.source!;
     actx.names = await actionNames(dest);
     await timed('before actions', () => runActions(p, 'before', actx));
-    const { plan } = await timed('describe', () => describeAndPrepare(p, source, dest, true));
-    const prepared = await timed('extract', () => prepareWorkspace(p, source, dest, plan, opts, c));
+    const { plan, schema } = await timed('describe', () => describeAndPrepare(p, source, dest, true));
+    const prepared = await timed('extract', () => prepareWorkspace(p, source, schema, plan, opts, c));
     const { ws, isFull, fullReason, fingerprint, meta } = prepared;
     result.syncKind = isFull ? 'full' : 'incremental';
     result.fullReason = fullReason;
-    const diff = await timed('diff', () =>
-      computeDiff({
-        connection: ws.connection,
-        relation: ws.relation,
-        modelNames: plan.modelNames,
-        columns: plan.columns,
-        keys: plan.keys,
-        mode: p.spec.mode,
-        isFull,
-        cursor: p.spec.incremental ? { column: p.spec.incremental.cursor, after: isFull ? undefined : meta.cursor } : undefined,
-        badValueSql: nulByteReasonSql(plan.columns),
-      }),
-    );
+    const diff = await timed('diff', () => computeDiff(diffInput(p, prepared, plan)));
     Object.assign(result.counts, { read: diff.read, added: diff.added, changed: diff.changed, removed: diff.removed });
     const keyColumns = plan.keys.map((k) => plan.columns.find((col) => col.name === k)!);
     for (const bad of await invalidRows(ws.connection, keyColumns, MAX_REJECTED_RECORDED)) {
@@ -338,15 +326,15 @@ export async function describeAndPrepare(
   return { plan, schema, targetExists: true, problems };
 }
 
-async function prepareWorkspace(p: Pipeline, source: Source, dest: Destination, plan: ColumnPlan, opts: RunOptions, c: Connected) {
-  const schema = await source.describe(p.spec.model);
+async function prepareWorkspace(p: Pipeline, source: Source, schema: Schema, plan: ColumnPlan, opts: RunOptions, c: Connected) {
   const fingerprint = snapshotFingerprint(p, plan);
   let meta: SnapshotMeta = { rows: 0 };
+  let extracted = 0;
   let fullReason: string | undefined;
   const ws = await openWorkspace(source, p.spec.model, schema, {
     stateDir: p.stateDir,
     batchSize: p.spec.batch_size,
-    onRows: (n) => opts.onProgress?.({ stage: 'extract', rows: n }),
+    onRows: (n) => opts.onProgress?.({ stage: 'extract', rows: (extracted += n) }),
     // The snapshot is read before the model is loaded, so that in cursor mode a source
     // that is not DuckDB is asked only for rows past the stored cursor.
     beforeLoad: async (connection) => {
@@ -362,8 +350,22 @@ async function prepareWorkspace(p: Pipeline, source: Source, dest: Destination, 
       p.spec.incremental && fullReason === undefined && meta.cursor !== undefined ? { column: p.spec.incremental.cursor, after: meta.cursor } : undefined,
   });
   c.workspace = ws;
-  void dest;
   return { ws, isFull: fullReason !== undefined, fullReason, fingerprint, meta };
+}
+
+function diffInput(p: Pipeline, prepared: Awaited<ReturnType<typeof prepareWorkspace>>, plan: ColumnPlan): DiffInput {
+  const { ws, isFull, meta } = prepared;
+  return {
+    connection: ws.connection,
+    relation: ws.relation,
+    modelNames: plan.modelNames,
+    columns: plan.columns,
+    keys: plan.keys,
+    mode: p.spec.mode,
+    isFull,
+    cursor: p.spec.incremental ? { column: p.spec.incremental.cursor, after: isFull ? undefined : meta.cursor } : undefined,
+    badValueSql: nulByteReasonSql(plan.columns),
+  };
 }
 
 /** Rejected rows are remembered by row number: of the delta, or (`removed`) of the removed keys whose delete was refused. */
@@ -425,20 +427,10 @@ export async function previewPipeline(p: Pipeline, opts: { full?: boolean; sampl
     c.source = await openSource(p);
     c.destination = await openDestination(p, { isDryRun: true });
     const dest = c.destination;
-    const { plan, targetExists, problems } = await describeAndPrepare(p, c.source, dest, false);
-    const prepared = await prepareWorkspace(p, c.source, dest, plan, opts, c);
+    const { plan, schema, targetExists, problems } = await describeAndPrepare(p, c.source, dest, false);
+    const prepared = await prepareWorkspace(p, c.source, schema, plan, opts, c);
     const { ws, isFull, fullReason, meta } = prepared;
-    const diff = await computeDiff({
-      connection: ws.connection,
-      relation: ws.relation,
-      modelNames: plan.modelNames,
-      columns: plan.columns,
-      keys: plan.keys,
-      mode: p.spec.mode,
-      isFull,
-      cursor: p.spec.incremental ? { column: p.spec.incremental.cursor, after: isFull ? undefined : meta.cursor } : undefined,
-      badValueSql: nulByteReasonSql(plan.columns),
-    });
+    const diff = await computeDiff(diffInput(p, prepared, plan));
     await ensureDeltaTable(ws.connection); // samples and staging read numbered rows
     const keyColumns = plan.keys.map((k) => plan.columns.find((col) => col.name === k)!);
     const sample = (where: string) =>

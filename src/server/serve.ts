@@ -39,8 +39,8 @@ export interface ServeHandle {
   stop(): Promise<void>;
 }
 
-export const DEFAULT_HOST = '127.0.0.1';
-export const DEFAULT_PORT = 4400;
+import { DEFAULT_HOST, DEFAULT_PORT } from './serve-defaults.js';
+export { DEFAULT_HOST, DEFAULT_PORT };
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '[::1]']);
 
 export function isLoopback(host: string): boolean {

@@ -247,52 +247,53 @@ export class PostgresDestination implements Destination {
     }
   }
 
-  /** Deletes the keys in a range of the key table; a row-level error splits the range until the refused keys stand alone. */
+  /** Deletes the keys in a range of the key table; refused deletes are isolated like merge rows. */
   private async deleteIsolating(s: MergeSql, lo: number, hi: number, result: MergeResult): Promise<void> {
-    await this.session.query('SAVEPOINT outflow_delete');
-    try {
-      const del = await this.session.query(deleteKeysInRange(s), [lo, hi]);
-      await this.session.query('RELEASE SAVEPOINT outflow_delete');
-      result.deleted += del.rowCount;
-    } catch (e) {
-      await this.session.query('ROLLBACK TO SAVEPOINT outflow_delete');
-      await this.session.query('RELEASE SAVEPOINT outflow_delete');
-      if (!isRowLevelPgError(e)) throw e;
-      const present = await this.session.query<{ lo: string | null; hi: string | null; n: string }>(
-        `SELECT min(${RN})::text AS lo, max(${RN})::text AS hi, count(*)::text AS n FROM ${s.keyTable} WHERE ${RN} BETWEEN $1 AND $2`,
-        [lo, hi],
-      );
-      const n = Number(present.rows[0].n);
-      if (n === 0) return;
-      const a = Number(present.rows[0].lo);
-      const b = Number(present.rows[0].hi);
-      if (n === 1) {
-        result.rejectedDeletes!.push({ rn: a, column: columnOf(e as PgErrorLike), reason: `delete refused: ${describePgError(e)}` });
-        return;
-      }
-      const mid = Math.floor((a + b) / 2);
-      await this.deleteIsolating(s, a, mid, result);
-      await this.deleteIsolating(s, mid + 1, b, result);
-    }
+    await this.isolateRows(s.keyTable, lo, hi, {
+      apply: async (a, b) => {
+        result.deleted += (await this.session.query(deleteKeysInRange(s), [a, b])).rowCount;
+      },
+      isRowLevel: isRowLevelPgError,
+      reject: (rn, e) => result.rejectedDeletes!.push({ rn, column: columnOf(e), reason: `delete refused: ${describePgError(e)}` }),
+    });
   }
 
-  /** Runs the merge over a range of staged rows; a row-level error splits the range until the bad rows stand alone. */
+  /** Runs the merge over a range of staged rows, isolating the rows the target refuses. */
   private async mergeIsolating(plan: MergePlan, sql: string, lo: number, hi: number, result: MergeResult): Promise<void> {
-    await this.session.query('SAVEPOINT outflow_merge');
-    try {
-      const r = await this.session.query<{ inserted: number; updated: number }>(sql, [lo, hi]);
-      await this.session.query('RELEASE SAVEPOINT outflow_merge');
-      result.inserted += Number(r.rows[0]?.inserted ?? 0);
-      result.updated += Number(r.rows[0]?.updated ?? 0);
-    } catch (e) {
-      await this.session.query('ROLLBACK TO SAVEPOINT outflow_merge');
-      await this.session.query('RELEASE SAVEPOINT outflow_merge');
-      const code = (e as PgErrorLike).code;
+    const staging = (await this.mergeSql(plan)).staging;
+    await this.isolateRows(staging, lo, hi, {
+      apply: async (a, b) => {
+        const r = await this.session.query<{ inserted: number; updated: number }>(sql, [a, b]);
+        result.inserted += Number(r.rows[0]?.inserted ?? 0);
+        result.updated += Number(r.rows[0]?.updated ?? 0);
+      },
       // In insert mode a key the target already has fails the run, as the mode promises.
-      if (!isRowLevelPgError(e) || (plan.mode === 'insert' && code === '23505')) throw e;
-      const staging = (await this.mergeSql(plan)).staging;
+      isRowLevel: (e) => isRowLevelPgError(e) && !(plan.mode === 'insert' && (e as PgErrorLike).code === '23505'),
+      reject: (rn, e) => result.rejected.push({ rn, column: columnOf(e), reason: describePgError(e) }),
+    });
+  }
+
+  /**
+   * Applies a statement to rows lo..hi (by _outflow_rn) of `table` inside a savepoint. A
+   * row-level error rolls the savepoint back and splits the range in two, until each
+   * refused row stands alone and is reported; other errors end the run.
+   */
+  private async isolateRows(
+    table: string,
+    lo: number,
+    hi: number,
+    step: { apply: (lo: number, hi: number) => Promise<void>; isRowLevel: (e: unknown) => boolean; reject: (rn: number, e: PgErrorLike) => void },
+  ): Promise<void> {
+    await this.session.query('SAVEPOINT outflow_isolate');
+    try {
+      await step.apply(lo, hi);
+      await this.session.query('RELEASE SAVEPOINT outflow_isolate');
+    } catch (e) {
+      await this.session.query('ROLLBACK TO SAVEPOINT outflow_isolate');
+      await this.session.query('RELEASE SAVEPOINT outflow_isolate');
+      if (!step.isRowLevel(e)) throw e;
       const present = await this.session.query<{ lo: string | null; hi: string | null; n: string }>(
-        `SELECT min(${RN})::text AS lo, max(${RN})::text AS hi, count(*)::text AS n FROM ${staging} WHERE ${RN} BETWEEN $1 AND $2`,
+        `SELECT min(${RN})::text AS lo, max(${RN})::text AS hi, count(*)::text AS n FROM ${table} WHERE ${RN} BETWEEN $1 AND $2`,
         [lo, hi],
       );
       const n = Number(present.rows[0].n);
@@ -300,12 +301,12 @@ export class PostgresDestination implements Destination {
       const a = Number(present.rows[0].lo);
       const b = Number(present.rows[0].hi);
       if (n === 1) {
-        result.rejected.push({ rn: a, column: columnOf(e as PgErrorLike), reason: describePgError(e) });
+        step.reject(a, e as PgErrorLike);
         return;
       }
       const mid = Math.floor((a + b) / 2);
-      await this.mergeIsolating(plan, sql, a, mid, result);
-      await this.mergeIsolating(plan, sql, mid + 1, b, result);
+      await this.isolateRows(table, a, mid, step);
+      await this.isolateRows(table, mid + 1, b, step);
     }
   }
 
