@@ -61,6 +61,23 @@ async function* streamRenderedLines(connection: DuckDBConnection, sql: string, p
   else yield* streamLines(connection, sql, params);
 }
 
+/**
+ * DuckDB COPYs still writing into a FIFO, per connection. A connection (or its instance)
+ * closed while one of them runs aborts the process inside DuckDB, so whoever closes a
+ * workspace settles them first: the read end is closed (DuckDB's next write fails) and
+ * the statement is awaited.
+ */
+const inFlight = new WeakMap<DuckDBConnection, Set<{ stop: () => Promise<void>; done: Promise<unknown> }>>();
+
+export async function settleRowStreams(connection: DuckDBConnection): Promise<void> {
+  const writes = inFlight.get(connection);
+  if (!writes) return;
+  for (const w of [...writes]) {
+    await w.stop().catch(() => undefined);
+    await w.done;
+  }
+}
+
 function makeFifo(): { path: string; dispose: () => void } | undefined {
   if (process.platform === 'win32' || process.env.OUTFLOW_NO_FIFO === '1') return undefined;
   const dir = mkdtempSync(join(tmpdir(), 'outflow-rows-'));
@@ -111,6 +128,10 @@ async function* streamLinesThroughFifo(
   // Opening the read end waits for DuckDB to open the write end (and vice versa).
   const reader = await open(fifo.path, 'r');
   isOpen = true;
+  const entry = { stop: () => reader.close(), done: writing };
+  const registry = inFlight.get(connection) ?? new Set();
+  inFlight.set(connection, registry);
+  registry.add(entry);
   try {
     let sent = 0;
     for (;;) {
@@ -137,8 +158,9 @@ async function* streamLinesThroughFifo(
   } finally {
     // Stopped early (the destination failed): closing the read end makes DuckDB's next
     // write fail (EPIPE), which ends its COPY; wait for that before the connection is reused.
-    await reader.close();
+    await reader.close().catch(() => undefined);
     if (!finished) await writing;
+    registry.delete(entry);
     await connection.run(`SET threads = ${Number(threads)}`).catch(() => undefined);
     fifo.dispose();
   }

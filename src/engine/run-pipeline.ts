@@ -14,7 +14,7 @@ import { emptyCounts, type RejectedRowRecord, type RunResult, type StageTiming }
 import { openWorkspace, type Workspace } from '../diff/workspace.js';
 import { attachSnapshot, commitSnapshot, detachSnapshot, readSnapshotMeta, type SnapshotMeta } from '../diff/snapshot-store.js';
 import { computeDiff, type DiffInput, ensureDeltaTable, FULL_DELTA_VIEW, invalidRows, keysByRn, readRows } from '../diff/compute-diff.js';
-import { tableRowStream } from '../diff/delta-row-stream.js';
+import { settleRowStreams, tableRowStream } from '../diff/delta-row-stream.js';
 import { nulByteReasonSql } from '../destinations/postgres/copy-text-sql.js';
 import { pauseForTests } from '../test-hooks.js';
 import { backoffDelay, sleep } from './retry.js';
@@ -145,8 +145,14 @@ async function withRunTimeout<T>(p: Pipeline, outer: AbortSignal | undefined, si
     signal.addEventListener('abort', onAbort, { once: true });
   });
   aborted.catch(() => undefined);
+  const attempt = fn(signal);
   try {
-    return await Promise.race([fn(signal), aborted]);
+    return await Promise.race([attempt, aborted]);
+  } catch (e) {
+    // Give the interrupted attempt a moment to unwind (close DuckDB, release files)
+    // before the run is recorded and its lock released.
+    if (e instanceof CancelledError) await Promise.race([attempt.catch(() => undefined), sleep(15_000)]);
+    throw e;
   } finally {
     signal.removeEventListener('abort', onAbort);
   }
@@ -160,6 +166,7 @@ interface Connected {
 }
 
 async function closeAll(c: Connected): Promise<void> {
+  if (c.workspace) await settleRowStreams(c.workspace.connection);
   if (c.workspace && c.snapshotAttached) await detachSnapshot(c.workspace.connection);
   await c.workspace?.close().catch(() => undefined);
   await c.destination?.close().catch(() => undefined);
@@ -169,7 +176,18 @@ async function closeAll(c: Connected): Promise<void> {
 async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore, opts: RunOptions & { signal: AbortSignal }): Promise<void> {
   const c: Connected = {};
   // Closing the connections is what actually stops a query in flight when the run is cancelled.
-  const onAbort = () => void closeAll(c);
+  // Cancelling stops work in flight without closing DuckDB under a running statement (that
+  // aborts the process): DuckDB is interrupted, network connections are closed, and the
+  // attempt's own `finally` closes the rest once its statements have returned.
+  const onAbort = () => {
+    try {
+      c.workspace?.connection.interrupt();
+    } catch {
+      // nothing running
+    }
+    void c.destination?.close().catch(() => undefined);
+    if (c.source && !c.source.duckdbRelation) void c.source.close().catch(() => undefined);
+  };
   opts.signal.addEventListener('abort', onAbort, { once: true });
   const stages: StageTiming[] = result.stages;
   const timed = async <T>(stage: string, fn: () => Promise<T>): Promise<T> => {
