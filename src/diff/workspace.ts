@@ -1,9 +1,8 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { Model, Source } from '../sources/source.js';
 import type { Schema } from '../types/logical-type.js';
 import { loadBatchesIntoDuckdb } from './model-loader.js';
+import { duckdbInstanceOptions } from '../sources/duckdb/duckdb-memory.js';
 
 /**
  * The DuckDB connection where the diff runs and the model as a relation on it. A DuckDB
@@ -33,10 +32,8 @@ export async function openWorkspace(source: Source, model: Model, schema: Schema
     await opts.beforeLoad?.(connection);
     return { connection, relation: sql, close: async () => undefined };
   }
-  const spill = join(opts.stateDir, 'tmp');
-  mkdirSync(spill, { recursive: true });
-  // Bounded memory: DuckDB spills to the state folder rather than growing the process.
-  const instance = await DuckDBInstance.create(':memory:', { memory_limit: '512MB', temp_directory: spill });
+  // Bounded memory: DuckDB spills to disk rather than growing the process.
+  const instance = await DuckDBInstance.create(':memory:', duckdbInstanceOptions());
   const connection = await instance.connect();
   const close = async () => {
     connection.closeSync();

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_DUCKDB_MEMORY_LIMIT } from './duckdb-memory.js';
 
 export const duckdbSourceConfig = z.strictObject({
   type: z.literal('duckdb'),
@@ -9,6 +10,6 @@ export const duckdbSourceConfig = z.strictObject({
   /** SQL run once after opening, e.g. CREATE VIEW … AS SELECT * FROM read_csv('…'). */
   setup: z.union([z.string(), z.array(z.string())]).optional(),
   /** DuckDB memory_limit, so large models spill to disk instead of growing the process. */
-  memory_limit: z.string().default('512MB'),
+  memory_limit: z.string().default(DEFAULT_DUCKDB_MEMORY_LIMIT),
 });
 export type DuckdbSourceConfig = z.infer<typeof duckdbSourceConfig>;

@@ -5,6 +5,7 @@ import type { Model, ReadOptions, Source } from '../source.js';
 import type { DuckdbSourceConfig } from './duckdb-config.js';
 import { describeRelation, streamBatches } from './duckdb-relation.js';
 import { ConnectionError } from '../../errors.js';
+import { duckdbInstanceOptions } from './duckdb-memory.js';
 
 /** The embedded default: a DuckDB file or in-memory database, with optional setup SQL. */
 export class DuckdbSource implements Source {
@@ -21,7 +22,7 @@ export class DuckdbSource implements Source {
       // A read-only warehouse is attached READ_ONLY to an in-memory instance rather than
       // opened read-only itself: a read-only instance could not write the run's temp tables
       // or attach the snapshot file for writing.
-      instance = await DuckDBInstance.create(config.read_only ? ':memory:' : path, { memory_limit: config.memory_limit });
+      instance = await DuckDBInstance.create(config.read_only ? ':memory:' : path, duckdbInstanceOptions(config.memory_limit));
     } catch (e) {
       throw new ConnectionError(`duckdb source: cannot open ${path}: ${(e as Error).message}`);
     }
