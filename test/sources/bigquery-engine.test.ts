@@ -81,7 +81,6 @@ state:
     const log = fake.requests();
     expect(log.map((q) => q.kind)).toEqual([
       'jobs.insert', // describe: dry run
-      'jobs.insert', // the engine describes again when it opens the workspace
       'jobs.query',
       'jobs.getQueryResults', // jobComplete: false
       'jobs.getQueryResults', // page 1

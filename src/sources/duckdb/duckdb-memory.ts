@@ -5,10 +5,12 @@ import { join } from 'node:path';
 /**
  * DuckDB's buffer-pool limit for every instance outflow opens. Measured with the bench's
  * 1M- and 5M-row models (bench/): at 512MB a full sync's peak RSS grew with the model
- * (233 MB → 632 MB); at 48–64MB it stays near 205–215 MB at both sizes and runs as fast,
- * because the diff spills its hash tables to disk instead of holding them.
+ * (233 MB → 632 MB); at 128MB it is 223 MB → 317 MB and runs as fast, since
+ * the diff spills its hash tables to disk. Lower limits (48MB: ~215 MB at 5M) fail on
+ * DuckDB's CSV/JSON readers, which allocate 32 MiB buffers, so 128MB is the default;
+ * `memory_limit` in a source's config overrides it.
  */
-export const DEFAULT_DUCKDB_MEMORY_LIMIT = '64MB';
+export const DEFAULT_DUCKDB_MEMORY_LIMIT = '128MB';
 
 let spillDir: string | undefined;
 
