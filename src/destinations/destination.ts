@@ -118,3 +118,10 @@ export interface Destination {
 }
 
 export type { Value };
+
+/** Rows in encoded bytes: bulk formats outflow writes hold one row per line. */
+export function countLines(bytes: Buffer): number {
+  let n = 0;
+  for (let i = bytes.indexOf(10); i !== -1; i = bytes.indexOf(10, i + 1)) n++;
+  return n;
+}

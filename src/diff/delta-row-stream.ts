@@ -4,7 +4,7 @@ import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { quotedString, type DuckDBConnection, type DuckDBDataChunk, type DuckDBResult } from '@duckdb/node-api';
-import type { EncodedChunk, RowStream } from '../destinations/destination.js';
+import { countLines, type EncodedChunk, type RowStream } from '../destinations/destination.js';
 import { pauseForTests } from '../test-hooks.js';
 
 /** Bytes handed to the destination at a time: big enough to amortise a write, small enough to bound memory. */
@@ -148,7 +148,7 @@ async function* streamLinesThroughFifo(
       }
       if (size === 0) break;
       const bytes = size === buf.length ? buf : buf.subarray(0, size);
-      yield { rows: countNewlines(bytes), bytes };
+      yield { rows: countLines(bytes), bytes };
       if (sent++ === 0) await pauseForTests('copy'); // crash tests: a COPY with rows already sent, not finished
       if (size < buf.length) break;
     }
@@ -166,11 +166,6 @@ async function* streamLinesThroughFifo(
   }
 }
 
-function countNewlines(b: Buffer): number {
-  let n = 0;
-  for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1)) n++;
-  return n;
-}
 
 async function* streamLines(connection: DuckDBConnection, sql: string, params?: bigint[]): AsyncIterable<EncodedChunk> {
   const result: DuckDBResult = await connection.stream(sql, params);

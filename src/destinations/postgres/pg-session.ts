@@ -4,6 +4,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { PGlite } from '@electric-sql/pglite';
 import type { PostgresDestinationConfig } from './postgres-config.js';
+import { countLines } from '../destination.js';
 import { tlsOptionsFor } from '../../sources/postgres/tls-options.js';
 import { OutflowError, TransientError } from '../../errors.js';
 import { describePgError, isTransientPgError, type PgErrorLike } from './pg-errors.js';
@@ -166,7 +167,7 @@ export async function connectEmbedded(dataDir: string): Promise<PgSession> {
           (e as { outflowLineOffset?: number }).outflowLineOffset = linesBefore;
           throw e;
         }
-        for (const p of parts) linesBefore += countNewlines(p);
+        for (const p of parts) linesBefore += countLines(p);
         parts = [];
         size = 0;
       };
@@ -184,8 +185,3 @@ export async function connectEmbedded(dataDir: string): Promise<PgSession> {
   };
 }
 
-function countNewlines(b: Buffer): number {
-  let n = 0;
-  for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1)) n++;
-  return n;
-}
