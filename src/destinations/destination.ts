@@ -103,8 +103,9 @@ export interface Destination {
   createTable(columns: Column[], primaryKey: string[]): Promise<void>;
   /** DuckDB SQL that renders one row of `columns` as one unit of the bulk format (a COPY text line). */
   renderRowSql(columns: Column[], rnColumn?: string): string;
-  /** Same for key tables (mirror deletes). */
+  /** Loads the rows into staging, or straight into an empty target when `mayLoadDirectly`. */
   stage(columns: Column[], rows: RowStream, opts: { mayLoadDirectly: boolean }): Promise<StageResult>;
+  /** Loads keys for mirror's deletes: keys that left the model, or (full sync) rejected rows' keys to keep. */
   stageKeys(keyColumns: Column[], rows: RowStream): Promise<number>;
   merge(plan: MergePlan): Promise<MergeResult>;
   /** What merge(plan) would do, computed without changing the target. */

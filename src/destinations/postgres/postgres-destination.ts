@@ -41,7 +41,6 @@ export class PostgresDestination implements Destination {
   readonly label: string;
   private table?: TableName;
   private target?: TargetTable;
-  private stagedColumns: string[] = [];
 
   constructor(
     private readonly session: PgSession,
@@ -104,13 +103,14 @@ export class PostgresDestination implements Destination {
 
   async stage(columns: Column[], rows: RowStream, opts: { mayLoadDirectly: boolean }): Promise<StageResult> {
     const cols = columns.map((c) => this.q(c.name));
-    this.stagedColumns = columns.map((c) => c.name);
     if (opts.mayLoadDirectly && !this.opts.isDryRun && (await this.loadIntoEmptyTarget(cols, rows))) {
       return { staged: 0, rejected: [], loadedDirectly: true };
     }
     const staging = this.helperTable('stage');
     await this.createHelperTable(staging, cols);
-    await this.createHelperTable(this.helperTable('keys'), this.target!.primaryKey.length ? this.keyColumnsQuoted() : cols);
+    // An empty key table with every staged column (so whichever columns form the pipeline's
+    // key exist): replace's delete guard reads it; stageKeys replaces it for mirror.
+    await this.createHelperTable(this.helperTable('keys'), cols);
     const copySql = `COPY ${staging} (${RN}, ${cols.join(', ')}) FROM STDIN`;
     const rejected: RejectedRow[] = [];
     let staged = 0;
@@ -135,10 +135,6 @@ export class PostgresDestination implements Destination {
       }
     }
     return { staged, rejected, loadedDirectly: false };
-  }
-
-  private keyColumnsQuoted(): string[] {
-    return this.target!.primaryKey.map((k) => this.q(k));
   }
 
   /**
@@ -168,9 +164,12 @@ export class PostgresDestination implements Destination {
 
   async stageKeys(keyColumns: Column[], rows: RowStream): Promise<number> {
     const keyTable = this.helperTable('keys');
+    const keys = keyColumns.map((c) => this.q(c.name));
+    // Shaped by the pipeline's key, which may be a unique key other than the table's primary key.
+    await this.createHelperTable(keyTable, keys);
     let n = 0;
     await this.session.copyFrom(
-      `COPY ${keyTable} (${RN}, ${keyColumns.map((c) => this.q(c.name)).join(', ')}) FROM STDIN`,
+      `COPY ${keyTable} (${RN}, ${keys.join(', ')}) FROM STDIN`,
       (async function* () {
         for await (const c of rows.all(true)) {
           n += c.rows;
