@@ -11,6 +11,19 @@ export interface SnapshotMeta {
   fingerprint?: string;
   cursor?: string;
   rows: number;
+  summary?: SnapshotSummary;
+}
+
+/**
+ * Row count, exact sum and XOR of the row hashes in the snapshot, kept in its meta table at
+ * every commit. A model whose own count and aggregates are equal holds exactly the rows
+ * delivered (up to a 64-bit hash collision, the same bound the per-row comparison has), so
+ * a run over an unchanged model stops after hashing it, without joining the snapshot.
+ */
+export interface SnapshotSummary {
+  rows: number;
+  hashSum: string;
+  hashXor: string;
 }
 
 /**
@@ -26,6 +39,10 @@ export async function attachSnapshot(connection: DuckDBConnection, stateDir: str
   // to) would otherwise attach the snapshot read-only too, and a first run cannot create it.
   await connection.run(`ATTACH ${quotedString(join(dir, `${pipeline}.duckdb`))} AS ${SNAP} (READ_WRITE)`);
   await connection.run(`CREATE TABLE IF NOT EXISTS ${SNAP}.meta (fingerprint VARCHAR, cursor VARCHAR, updated_at TIMESTAMPTZ)`);
+  // Snapshots written before the summary existed gain its columns (NULL: no fast path until the next commit).
+  for (const col of ['row_count BIGINT', 'hash_sum VARCHAR', 'hash_xor VARCHAR']) {
+    await connection.run(`ALTER TABLE ${SNAP}.meta ADD COLUMN IF NOT EXISTS ${col}`);
+  }
 }
 
 export async function detachSnapshot(connection: DuckDBConnection): Promise<void> {
@@ -33,7 +50,9 @@ export async function detachSnapshot(connection: DuckDBConnection): Promise<void
 }
 
 export async function readSnapshotMeta(connection: DuckDBConnection): Promise<SnapshotMeta> {
-  const meta = (await connection.runAndReadAll(`SELECT fingerprint, cursor FROM ${SNAP}.meta LIMIT 1`)).getRowObjects()[0];
+  const meta = (
+    await connection.runAndReadAll(`SELECT fingerprint, cursor, row_count, hash_sum, hash_xor FROM ${SNAP}.meta LIMIT 1`)
+  ).getRowObjects()[0];
   const hasTable = (
     await connection.runAndReadAll(
       `SELECT count(*) AS n FROM duckdb_tables() WHERE database_name = ${quotedString(SNAP)} AND table_name = 'snapshot'`,
@@ -43,10 +62,12 @@ export async function readSnapshotMeta(connection: DuckDBConnection): Promise<Sn
   if (Number(hasTable.n) > 0) {
     rows = Number((await connection.runAndReadAll(`SELECT count(*) AS n FROM ${SNAP}.snapshot`)).getRowObjects()[0].n);
   }
+  const hasSummary = meta?.row_count != null && meta.hash_sum != null && meta.hash_xor != null && Number(hasTable.n) > 0;
   return {
     fingerprint: meta?.fingerprint == null ? undefined : String(meta.fingerprint),
     cursor: meta?.cursor == null ? undefined : String(meta.cursor),
     rows: Number(hasTable.n) > 0 ? rows : 0,
+    summary: hasSummary ? { rows: Number(meta.row_count), hashSum: String(meta.hash_sum), hashXor: String(meta.hash_xor) } : undefined,
   };
 }
 
@@ -62,6 +83,12 @@ export interface SnapshotCommit {
   keys: string[];
   /** Also forget the keys in _outflow_removed (mirror deleted them). */
   forgetRemoved: boolean;
+  /**
+   * Also forget the keys in _outflow_gone (they left the model; upsert and update). Should
+   * one come back, it is sent again, which an upsert makes harmless, and the snapshot keeps
+   * matching the model so that unchanged runs take the fast path.
+   */
+  forgetGone?: boolean;
   fingerprint: string;
   cursor?: string;
   keyColumns: Column[];
@@ -97,8 +124,16 @@ export async function commitSnapshot(connection: DuckDBConnection, c: SnapshotCo
         `DELETE FROM ${SNAP}.snapshot AS s USING (SELECT * FROM _outflow_removed WHERE _rn NOT IN (SELECT _rn FROM _outflow_rejected_removed)) AS r WHERE ${match('s', 'r')}`,
       );
     }
+    if (c.forgetGone) {
+      await connection.run(`DELETE FROM ${SNAP}.snapshot AS s USING _outflow_gone AS g WHERE ${match('s', 'g')}`);
+    }
     await connection.run(`DELETE FROM ${SNAP}.meta`);
-    await connection.run(`INSERT INTO ${SNAP}.meta VALUES ($1, $2, now())`, [c.fingerprint, c.cursor ?? null]);
+    await connection.run(
+      `INSERT INTO ${SNAP}.meta (fingerprint, cursor, updated_at, row_count, hash_sum, hash_xor)
+         SELECT $1, $2, now(), count(*), CAST(coalesce(sum(_h::HUGEINT), 0) AS VARCHAR), CAST(coalesce(bit_xor(_h), 0) AS VARCHAR)
+           FROM ${SNAP}.snapshot`,
+      [c.fingerprint, c.cursor ?? null],
+    );
     await connection.run('COMMIT');
   } catch (e) {
     await connection.run('ROLLBACK').catch(() => undefined);

@@ -278,18 +278,22 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
       result.counts.unchanged += diff.read - diff.invalid - deltaCount;
     }
     await pauseForTests('snapshot');
-    await timed('snapshot', () =>
-      commitSnapshot(ws.connection, {
-        isFull,
-        keys: plan.keys,
-        keyColumns,
-        forgetRemoved: p.spec.mode === 'mirror',
-        fingerprint,
-        isWholeModelDelivered,
-        // With rejected rows the cursor stays put: the next run reads them again.
-        cursor: p.spec.incremental ? (result.counts.rejected > 0 ? meta.cursor : diff.maxCursor ?? meta.cursor) : undefined,
-      }),
-    );
+    // A model that matches the snapshot leaves it as it is: nothing to record.
+    if (!diff.matchesSnapshot) {
+      await timed('snapshot', () =>
+        commitSnapshot(ws.connection, {
+          isFull,
+          keys: plan.keys,
+          keyColumns,
+          forgetRemoved: p.spec.mode === 'mirror',
+          forgetGone: p.spec.mode === 'upsert' || p.spec.mode === 'update',
+          fingerprint,
+          isWholeModelDelivered,
+          // With rejected rows the cursor stays put: the next run reads them again.
+          cursor: p.spec.incremental ? (result.counts.rejected > 0 ? meta.cursor : diff.maxCursor ?? meta.cursor) : undefined,
+        }),
+      );
+    }
     await timed('cleanup', () => dest.cleanup());
     await timed('success actions', () => runActions(p, 'on_success', actx));
     await timed('after actions', () => runActions(p, 'after', actx));
@@ -383,6 +387,7 @@ function diffInput(p: Pipeline, prepared: Awaited<ReturnType<typeof prepareWorks
     isFull,
     cursor: p.spec.incremental ? { column: p.spec.incremental.cursor, after: isFull ? undefined : meta.cursor } : undefined,
     badValueSql: nulByteReasonSql(plan.columns),
+    snapshotSummary: meta.summary,
   };
 }
 
