@@ -10,6 +10,7 @@ import { openDestination, openSource } from './connect.js';
 import { runActions, type ActionContext } from './actions.js';
 import { checkTarget, planColumns, schemaMismatch, type ColumnPlan } from './column-plan.js';
 import { snapshotFingerprint } from './fingerprint.js';
+import { duckdbMemoryHint } from '../sources/duckdb/duckdb-memory.js';
 import { emptyCounts, type RejectedRowRecord, type RunResult, type StageTiming } from './run-result.js';
 import { openWorkspace, type Workspace } from '../diff/workspace.js';
 import { attachSnapshot, commitSnapshot, detachSnapshot, readSnapshotMeta, type SnapshotMeta } from '../diff/snapshot-store.js';
@@ -88,7 +89,7 @@ export async function runPipeline(p: Pipeline, opts: RunOptions = {}): Promise<R
       result.status = result.counts.rejected > 0 ? 'partial' : 'success';
     } catch (e) {
       result.status = e instanceof CancelledError ? 'cancelled' : 'failed';
-      result.error = redact(errorText(e));
+      result.error = redact(errorText(e, p));
       result.cause = e;
     } finally {
       result.durationMs = Date.now() - t0;
@@ -118,9 +119,12 @@ function baseResult(p: Pipeline, id: number, startedAt: string, opts: RunOptions
   };
 }
 
-function errorText(e: unknown): string {
+function errorText(e: unknown, p: Pipeline): string {
   if (e instanceof OutflowError) return e.message;
-  return e instanceof Error ? e.message : String(e);
+  const message = e instanceof Error ? e.message : String(e);
+  const source = p.spec.source as { memory_limit?: string };
+  const hint = duckdbMemoryHint(message, source.memory_limit);
+  return hint ? `${message.split('\n')[0]} — ${hint}` : message;
 }
 
 /** The whole-run timeout (timeouts.run) and external cancellation, as one AbortSignal. */

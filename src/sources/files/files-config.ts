@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_DUCKDB_MEMORY_LIMIT } from '../duckdb/duckdb-memory.js';
+import { FILES_DUCKDB_MEMORY_LIMIT } from '../duckdb/duckdb-memory.js';
 
 export const filesSourceConfig = z.strictObject({
   type: z.literal('files'),
@@ -17,6 +17,6 @@ export const filesSourceConfig = z.strictObject({
   /** CSV: the field separator. Unset: detected. */
   delimiter: z.string().min(1).max(4).optional(),
   /** DuckDB memory_limit, so large files spill to disk instead of growing the process. */
-  memory_limit: z.string().default(DEFAULT_DUCKDB_MEMORY_LIMIT),
+  memory_limit: z.string().default(FILES_DUCKDB_MEMORY_LIMIT),
 });
 export type FilesSourceConfig = z.infer<typeof filesSourceConfig>;
