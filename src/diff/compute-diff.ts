@@ -150,6 +150,7 @@ async function incrementalDiff(d: DiffInput, s: DiffSql): Promise<DiffCounts> {
   // With a cursor the model holds only the rows past it, so its aggregates say nothing.
   if (!d.cursor && snap && snap.rows === read && snap.hashSum === String(model.hash_sum) && snap.hashXor === String(model.hash_xor)) {
     await createEmptyDiff(c, s);
+    await c.run('DROP TABLE _outflow_mh');
     return { read, added: 0, changed: 0, removed: 0, invalid: 0, maxCursor, matchesSnapshot: true };
   }
   // A cursor reads only new rows: snapshot rows outside its window have not left the model.
@@ -186,6 +187,11 @@ async function incrementalDiff(d: DiffInput, s: DiffSql): Promise<DiffCounts> {
     `CREATE OR REPLACE TEMP TABLE _outflow_removed AS
        SELECT row_number() OVER () AS _rn, ${s.keyList} FROM _outflow_gone ${d.mode === 'mirror' ? '' : 'WHERE false'}`,
   );
+  // The model-wide tables are not read again: dropped, they free DuckDB's memory for the
+  // snapshot commit (a 5M-row _outflow_mh is ~80 MB; at a 48MB memory_limit the commit's
+  // DELETE could not pin a block while they were kept).
+  await c.run('DROP TABLE _outflow_mh');
+  await c.run('DROP TABLE _outflow_j');
   const counts = (
     await c.runAndReadAll(
       `SELECT count(*) FILTER (WHERE _added) AS added, count(*) FILTER (WHERE NOT _added) AS changed,

@@ -102,6 +102,12 @@ export interface SnapshotCommit {
 /**
  * Records delivered rows: every delta row the destination committed (rejected rows are in
  * _outflow_rejected and left out, so the next run sends them again). One DuckDB transaction.
+ *
+ * An incremental commit writes the next snapshot as a new table (the old rows minus the
+ * keys delivered or forgotten, plus the delivered rows) and swaps it in. DELETE on the
+ * snapshot table needs DuckDB memory that grows with the table (measured: 1% of a 5M-row
+ * snapshot cannot be deleted within 48MB, of a 20M-row one within 64MB); the rewrite
+ * streams, holding only the delivered keys, and takes ~0.15 s per 5M rows.
  */
 export async function commitSnapshot(connection: DuckDBConnection, c: SnapshotCommit): Promise<void> {
   const keyList = c.keys.map(quotedIdentifier).join(', ');
@@ -109,23 +115,32 @@ export async function commitSnapshot(connection: DuckDBConnection, c: SnapshotCo
   const delivered = c.isWholeModelDelivered
     ? `SELECT ${keyList}, _h FROM _outflow_mh WHERE _bad IS NULL`
     : `SELECT ${keyList}, _h FROM _outflow_delta WHERE _rn NOT IN (SELECT _rn FROM _outflow_rejected)`;
+  const replaced = [
+    `SELECT ${keyList} FROM (${delivered}) AS d`,
+    // A delete the destination refused leaves the key in the snapshot, so the next run tries it again.
+    c.forgetRemoved ? `SELECT ${keyList} FROM _outflow_removed WHERE _rn NOT IN (SELECT _rn FROM _outflow_rejected_removed)` : undefined,
+    c.forgetGone ? `SELECT ${keyList} FROM _outflow_gone` : undefined,
+  ]
+    .filter((x) => x !== undefined)
+    .join(' UNION ALL ');
   await connection.run('BEGIN TRANSACTION');
   try {
     if (c.isFull) {
       await connection.run(`DROP TABLE IF EXISTS ${SNAP}.snapshot`);
       await ensureSnapshotTable(connection, c.keyColumns);
+      await connection.run(`INSERT INTO ${SNAP}.snapshot (${keyList}, _h) ${delivered}`);
     } else {
-      await connection.run(`DELETE FROM ${SNAP}.snapshot AS s USING (${delivered}) AS d WHERE ${match('s', 'd')}`);
-    }
-    await connection.run(`INSERT INTO ${SNAP}.snapshot (${keyList}, _h) ${delivered}`);
-    if (c.forgetRemoved) {
-      // A delete the destination refused leaves the key in the snapshot, so the next run tries it again.
-      await connection.run(
-        `DELETE FROM ${SNAP}.snapshot AS s USING (SELECT * FROM _outflow_removed WHERE _rn NOT IN (SELECT _rn FROM _outflow_rejected_removed)) AS r WHERE ${match('s', 'r')}`,
-      );
-    }
-    if (c.forgetGone) {
-      await connection.run(`DELETE FROM ${SNAP}.snapshot AS s USING _outflow_gone AS g WHERE ${match('s', 'g')}`);
+      const n = (await connection.runAndReadAll(`SELECT count(*) AS n FROM (${replaced}) AS r`)).getRowObjects()[0].n;
+      if (Number(n) > 0) {
+        await connection.run(`DROP TABLE IF EXISTS ${SNAP}.snapshot_next`);
+        await connection.run(
+          `CREATE TABLE ${SNAP}.snapshot_next AS
+             SELECT s.* FROM ${SNAP}.snapshot AS s ANTI JOIN (${replaced}) AS r ON ${match('s', 'r')}
+             UNION ALL SELECT ${keyList}, _h FROM (${delivered}) AS d`,
+        );
+        await connection.run(`DROP TABLE ${SNAP}.snapshot`);
+        await connection.run(`ALTER TABLE ${SNAP}.snapshot_next RENAME TO snapshot`);
+      }
     }
     await connection.run(`DELETE FROM ${SNAP}.meta`);
     await connection.run(

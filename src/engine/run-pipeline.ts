@@ -10,7 +10,7 @@ import { openDestination, openSource } from './connect.js';
 import { runActions, type ActionContext } from './actions.js';
 import { checkTarget, planColumns, schemaMismatch, type ColumnPlan } from './column-plan.js';
 import { snapshotFingerprint } from './fingerprint.js';
-import { duckdbMemoryHint } from '../sources/duckdb/duckdb-memory.js';
+import { duckdbMemoryHint, isDuckdbOutOfMemory, raiseAutoMemoryLimit } from '../sources/duckdb/duckdb-memory.js';
 import { emptyCounts, type RejectedRowRecord, type RunResult, type StageTiming } from './run-result.js';
 import { openWorkspace, type Workspace } from '../diff/workspace.js';
 import { attachSnapshot, commitSnapshot, detachSnapshot, readSnapshotMeta, type SnapshotMeta } from '../diff/snapshot-store.js';
@@ -77,6 +77,14 @@ export async function runPipeline(p: Pipeline, opts: RunOptions = {}): Promise<R
           await withRunTimeout(p, opts.signal, runSignal, (signal) => attemptRun(p, result, history, { ...opts, signal }));
           break;
         } catch (e) {
+          // DuckDB out of memory under the automatic limit: try again with twice the limit
+          // (not counted as a retry: nothing is wrong with the connection).
+          const raised = !runSignal.aborted && isDuckdbOutOfMemory(e) && !configuredMemoryLimit(p) ? raiseAutoMemoryLimit() : undefined;
+          if (raised) {
+            result.stages.push({ stage: `again: DuckDB ran out of memory, its memory_limit raised to ${raised}`, ms: 0 });
+            attempt--;
+            continue;
+          }
           if (!(e instanceof TransientError) || runSignal.aborted) throw e;
           if (attempt >= attempts) {
             e.message += ` (gave up after ${attempts} attempt${attempts > 1 ? 's' : ''}; retry.attempts is ${attempts})`;
@@ -119,11 +127,15 @@ function baseResult(p: Pipeline, id: number, startedAt: string, opts: RunOptions
   };
 }
 
+/** The source's explicit DuckDB memory_limit; undefined when it is automatic. */
+function configuredMemoryLimit(p: Pipeline): string | undefined {
+  return (p.spec.source as { memory_limit?: string }).memory_limit;
+}
+
 function errorText(e: unknown, p: Pipeline): string {
-  if (e instanceof OutflowError) return e.message;
   const message = e instanceof Error ? e.message : String(e);
-  const source = p.spec.source as { memory_limit?: string };
-  const hint = duckdbMemoryHint(message, source.memory_limit);
+  const hint = duckdbMemoryHint(message, configuredMemoryLimit(p));
+  // DuckDB's message goes on for lines of generic advice; its first line and the setting to change are what helps.
   return hint ? `${message.split('\n')[0]} — ${hint}` : message;
 }
 

@@ -5,9 +5,9 @@ import { runPipeline } from '../../src/engine/run-pipeline.js';
 import { duckdbExec, openTestDestination, tempDir, uniqueName, writeFile, type TestDestination } from '../support/databases.js';
 
 /**
- * A DuckDB source runs with a 64MB buffer pool by default (peak RSS stays flat). DuckDB's
- * CSV reader wants 30.5 MiB per thread, so a model reading a large CSV needs more: the
- * error says which setting to raise, and raising it works.
+ * A DuckDB source starts with a 64MB buffer pool (peak RSS stays flat). DuckDB's CSV
+ * reader wants 30.5 MiB per thread, so a model reading a large CSV needs more: the
+ * automatic limit grows; an explicit one is respected and the error names it.
  */
 describe('DuckDB memory_limit on a DuckDB source', () => {
   let dir: string;
@@ -29,6 +29,7 @@ describe('DuckDB memory_limit on a DuckDB source', () => {
     await db.close();
   });
 
+  // Every run is a full sync: the table is emptied between runs, behind the snapshot's back.
   const run = (memoryLimit?: string) =>
     runPipeline(
       loadPipeline(
@@ -37,12 +38,19 @@ describe('DuckDB memory_limit on a DuckDB source', () => {
           `name: duck_mem\nsource:\n  type: duckdb\n${memoryLimit ? `  memory_limit: ${memoryLimit}\n` : ''}model:\n  query: SELECT * FROM read_csv('${csv}')\n${db.yaml(table)}primary_key: id\nstate:\n  dir: ${join(dir, 'state')}\n`,
         ),
       ),
+      { full: true },
     );
 
-  it('a large CSV read in the model names source.memory_limit; raising it loads every row', async () => {
-    const small = await run();
-    expect(small.status).toBe('failed');
-    expect(small.error).toMatch(/Out of Memory Error.*DuckDB reached its memory_limit \(64MB\); raise source\.memory_limit in the pipeline file/);
+  it('a large CSV read in the model: the automatic limit is raised and the run loads every row; an explicit limit is kept and named', async () => {
+    const auto = await run();
+    expect(auto.status).toBe('success');
+    expect(auto.stages.map((s) => s.stage)).toContain('again: DuckDB ran out of memory, its memory_limit raised to 128MB');
+    expect(await db.query(`SELECT count(*)::int AS n FROM ${table}`)).toEqual([{ n: 650000 }]);
+    await db.query(`TRUNCATE ${table}`);
+
+    const explicit = await run('64MB');
+    expect(explicit.status).toBe('failed');
+    expect(explicit.error).toMatch(/^Out of Memory Error: .* — DuckDB reached source\.memory_limit \(64MB\); raise it in the pipeline file/);
     expect(await db.query(`SELECT count(*)::int AS n FROM ${table}`)).toEqual([{ n: 0 }]);
 
     const raised = await run('256MB');

@@ -194,7 +194,7 @@ describe('files source', () => {
 
   it('is a source type in pipeline configs', () => {
     const parsed = sourceConfig.parse({ type: 'files', path: ['a/*.csv', 'b/*.csv'], header: false });
-    expect(parsed).toMatchObject({ type: 'files', path: ['a/*.csv', 'b/*.csv'], header: false, memory_limit: '128MB' });
+    expect(parsed).toMatchObject({ type: 'files', path: ['a/*.csv', 'b/*.csv'], header: false });
     expect(sourceConfig.parse({ type: 'postgres', url: 'postgres://x@h/db', ssl: { mode: 'require' } })).toMatchObject({ ssl: { mode: 'require' } });
     expect(sourceConfig.parse({ type: 'mysql', url: 'mysql://root@h:3306/db' })).toMatchObject({ type: 'mysql' });
   });

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { DEFAULT_DUCKDB_MEMORY_LIMIT } from './duckdb-memory.js';
 
 export const duckdbSourceConfig = z.strictObject({
   type: z.literal('duckdb'),
@@ -9,7 +8,10 @@ export const duckdbSourceConfig = z.strictObject({
   read_only: z.boolean().default(false),
   /** SQL run once after opening, e.g. CREATE VIEW … AS SELECT * FROM read_csv('…'). */
   setup: z.union([z.string(), z.array(z.string())]).optional(),
-  /** DuckDB memory_limit, so large models spill to disk instead of growing the process. */
-  memory_limit: z.string().default(DEFAULT_DUCKDB_MEMORY_LIMIT),
+  /**
+   * DuckDB memory_limit (e.g. 256MB): beyond it DuckDB spills to disk. Unset: automatic,
+   * starting at 64MB and raised when DuckDB runs out (see duckdb-memory.ts).
+   */
+  memory_limit: z.string().optional(),
 });
 export type DuckdbSourceConfig = z.infer<typeof duckdbSourceConfig>;

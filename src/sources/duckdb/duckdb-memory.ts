@@ -3,26 +3,28 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /**
- * DuckDB's buffer-pool limit for the instances outflow opens on a DuckDB source and for
- * the workspace of other sources. Measured with the bench's 5M-row model (bench/): at
- * 512MB a full sync's peak RSS grew with the model (233 MB at 1M → 632 MB at 5M); at
- * 128MB it was ~320 MB at 5M; at 64MB ~230 MB, and the diff's join runs faster (0.37 s
- * against 0.64 s: it partitions up front instead of filling memory first). DuckDB spills
- * the rest to the temp folder. `memory_limit` in a source's config overrides it.
+ * DuckDB's buffer pool, for the instances outflow opens on a DuckDB or files source and
+ * for the workspace of other sources. Unless a source sets `memory_limit`, the limit is
+ * automatic: it starts small and doubles when DuckDB runs out (the run is attempted again,
+ * see runPipeline), up to AUTO_MEMORY_LIMIT_MAX_MB.
+ *
+ * Measured with the bench's 5M-row model (bench/): at 512MB a full sync's peak RSS grew
+ * with the model (233 MB at 1M → 632 MB at 5M); at 128MB it was ~320 MB at 5M, at 64MB
+ * ~230 MB, and the diff's join ran faster (0.37 s against 0.64 s). But 64MB is not enough
+ * for everything: DuckDB's CSV and JSON readers take a 30.5 MiB buffer per thread (a CSV
+ * over ~32 MB fails), and a delta of millions of changed rows failed to stream at 64MB
+ * where 128MB passed. Growing on demand keeps the usual run small and the unusual one working.
  */
-export const DEFAULT_DUCKDB_MEMORY_LIMIT = '64MB';
+export const AUTO_MEMORY_LIMIT_START_MB = 64;
+/** The files source reads CSV and JSON: it starts where those readers fit. */
+export const FILES_AUTO_MEMORY_LIMIT_START_MB = 128;
+export const AUTO_MEMORY_LIMIT_MAX_MB = 1024;
 
 /**
- * The files source reads CSV and JSON, whose DuckDB readers take a 30.5 MiB buffer per
- * thread: at 64MB a CSV of more than ~32 MB fails ("could not allocate block of size 30.5 MiB").
+ * Per process: once a model needed more, later instances start there (the next attempt,
+ * and in `serve` later runs), so a large model does not fail its way up on every run.
  */
-export const FILES_DUCKDB_MEMORY_LIMIT = '128MB';
-
-/** A hint for DuckDB's out-of-memory error: which setting to raise. */
-export function duckdbMemoryHint(message: string, limit: string | undefined): string | undefined {
-  if (!/Out of Memory Error/i.test(message)) return undefined;
-  return `DuckDB reached its memory_limit (${limit ?? DEFAULT_DUCKDB_MEMORY_LIMIT}); raise source.memory_limit in the pipeline file (reading a large CSV or JSON file in the model needs 128MB or more)`;
-}
+let autoLimitMb = AUTO_MEMORY_LIMIT_START_MB;
 
 let spillDir: string | undefined;
 
@@ -31,11 +33,34 @@ let spillDir: string | undefined;
  * temp_directory an in-memory instance cannot spill and fails once it reaches the limit.
  * One folder per process, removed at exit, so two outflow processes never share spill files.
  */
-export function duckdbInstanceOptions(memoryLimit: string = DEFAULT_DUCKDB_MEMORY_LIMIT): Record<string, string> {
+export function duckdbInstanceOptions(memoryLimit?: string, autoStartMb = AUTO_MEMORY_LIMIT_START_MB): Record<string, string> {
   if (!spillDir) {
     const dir = join(tmpdir(), `outflow-spill-${process.pid}`);
     spillDir = dir;
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   }
-  return { memory_limit: memoryLimit, temp_directory: spillDir };
+  return { memory_limit: memoryLimit ?? `${Math.max(autoLimitMb, autoStartMb)}MB`, temp_directory: spillDir };
+}
+
+/** Doubles the automatic limit; undefined when it is already at its maximum. */
+export function raiseAutoMemoryLimit(): string | undefined {
+  if (autoLimitMb >= AUTO_MEMORY_LIMIT_MAX_MB) return undefined;
+  autoLimitMb = Math.min(autoLimitMb * 2, AUTO_MEMORY_LIMIT_MAX_MB);
+  return `${autoLimitMb}MB`;
+}
+
+/** DuckDB's out-of-memory error, wherever it was wrapped. */
+export function isDuckdbOutOfMemory(e: unknown): boolean {
+  for (let x = e, depth = 0; x instanceof Error && depth < 5; x = x.cause, depth++) {
+    if (/Out of Memory Error/.test(x.message)) return true;
+  }
+  return false;
+}
+
+/** A hint for DuckDB's out-of-memory error: which setting to raise. */
+export function duckdbMemoryHint(message: string, configured: string | undefined): string | undefined {
+  if (!/Out of Memory Error/.test(message)) return undefined;
+  return configured
+    ? `DuckDB reached source.memory_limit (${configured}); raise it in the pipeline file, or remove it to let outflow raise the limit as needed`
+    : `DuckDB needed more than ${AUTO_MEMORY_LIMIT_MAX_MB}MB; set source.memory_limit in the pipeline file`;
 }

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { FILES_DUCKDB_MEMORY_LIMIT } from '../duckdb/duckdb-memory.js';
 
 export const filesSourceConfig = z.strictObject({
   type: z.literal('files'),
@@ -16,7 +15,7 @@ export const filesSourceConfig = z.strictObject({
   header: z.boolean().optional(),
   /** CSV: the field separator. Unset: detected. */
   delimiter: z.string().min(1).max(4).optional(),
-  /** DuckDB memory_limit, so large files spill to disk instead of growing the process. */
-  memory_limit: z.string().default(FILES_DUCKDB_MEMORY_LIMIT),
+  /** DuckDB memory_limit (e.g. 256MB). Unset: automatic, starting at 128MB (see duckdb-memory.ts). */
+  memory_limit: z.string().optional(),
 });
 export type FilesSourceConfig = z.infer<typeof filesSourceConfig>;

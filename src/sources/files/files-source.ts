@@ -5,7 +5,7 @@ import { DuckdbSource } from '../duckdb/duckdb-source.js';
 import { ConfigError, ModelError } from '../../errors.js';
 import type { FilesSourceConfig } from './files-config.js';
 import { FILES_VIEW, filesViewSql } from './files-view.js';
-import { duckdbInstanceOptions } from '../duckdb/duckdb-memory.js';
+import { duckdbInstanceOptions, FILES_AUTO_MEMORY_LIMIT_START_MB } from '../duckdb/duckdb-memory.js';
 
 /**
  * Parquet, CSV or JSON files read through an in-memory DuckDB. The files appear as one
@@ -18,7 +18,7 @@ export class FilesSource implements Source {
 
   static async open(config: FilesSourceConfig, baseDir: string): Promise<FilesSource> {
     const viewSql = filesViewSql(config, baseDir);
-    const instance = await DuckDBInstance.create(':memory:', duckdbInstanceOptions(config.memory_limit));
+    const instance = await DuckDBInstance.create(':memory:', duckdbInstanceOptions(config.memory_limit, FILES_AUTO_MEMORY_LIMIT_START_MB));
     const connection = await instance.connect();
     // timestamptz must print in UTC; as in the DuckDB source, the setting is applied after
     // opening, once the ICU extension that owns it can load.
