@@ -26,7 +26,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const benchDir = resolve(here, '../../bench');
 const PG_URL = process.env.OUTFLOW_BENCH_PG_URL ?? process.env.OUTFLOW_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const TABLE = 'bench_customers';
-const METHODS = ['psql', 'full', 'incremental', 'unchanged', 'naive', 'pgloader'] as const;
+const METHODS = ['psql', 'full', 'incremental', 'floor', 'unchanged', 'naive', 'pgloader'] as const;
 type Method = (typeof METHODS)[number];
 
 interface Options {
@@ -59,6 +59,7 @@ const LABELS: Record<Method, string> = {
   psql: 'psql \\copy from CSV (the limit)',
   full: 'outflow full sync (empty target)',
   incremental: 'outflow incremental (1% changed, 0.1% added)',
+  floor: 'Postgres alone: UPDATE the same 1% in place (the floor)',
   unchanged: 'outflow run, nothing changed',
   naive: 'naive multi-row INSERT (1,000 rows, pg)',
   pgloader: 'pgloader from the CSV',
@@ -229,7 +230,7 @@ state:
       record('psql', runs);
     }
 
-    const wantsOutflow = opts.only.has('full') || opts.only.has('incremental') || opts.only.has('unchanged');
+    const wantsOutflow = opts.only.has('full') || opts.only.has('incremental') || opts.only.has('unchanged') || opts.only.has('floor');
     if (wantsOutflow) {
       console.log('outflow full sync…');
       const runs: Measurement[] = [];
@@ -260,6 +261,23 @@ state:
           inc.push({ ms: r.ms, peakRssMb: r.peakRssMb, rows: r.rows, stages: r.stages });
         }
         record('incremental', inc);
+      }
+      if (opts.only.has('floor')) {
+        // What the server pays for the incremental run's main write whoever sends it: one
+        // UPDATE of the same share of rows, spread over every page, straight after a
+        // CHECKPOINT (so it writes the same full-page images), rolled back.
+        console.log('Postgres alone, the same 1% updated…');
+        const runs: Measurement[] = [];
+        for (let i = 0; i < opts.runs; i++) {
+          await admin.query('CHECKPOINT');
+          const r = timed('psql', [
+            PG_URL, '-q', '-v', 'ON_ERROR_STOP=1', '-c', 'BEGIN',
+            '-c', `UPDATE ${TABLE} SET orders = orders + 1, lifetime_value = lifetime_value + 1 WHERE id % 100 = ${(i + 50) % 100}`,
+            '-c', 'ROLLBACK',
+          ]);
+          runs.push({ ms: r.ms, peakRssMb: r.peakRssMb, rows: Math.floor(opts.rows / 100) });
+        }
+        record('floor', runs, 'psql: BEGIN; UPDATE …; ROLLBACK');
       }
       if (opts.only.has('unchanged')) {
         console.log('outflow, nothing changed…');

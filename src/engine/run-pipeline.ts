@@ -220,8 +220,13 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
   const actx: ActionContext = { names: {} };
   try {
     await timed('connect', async () => {
-      c.source = await openSource(p);
-      c.destination = await openDestination(p);
+      // Both at once (DuckDB's load and the Postgres handshake overlap); whichever opened is
+      // kept in `c`, so closeAll releases it when the other failed.
+      const [source, destination] = await Promise.allSettled([openSource(p), openDestination(p)]);
+      if (source.status === 'fulfilled') c.source = source.value;
+      if (destination.status === 'fulfilled') c.destination = destination.value;
+      if (source.status === 'rejected') throw source.reason;
+      if (destination.status === 'rejected') throw destination.reason;
       actx.source = c.source;
       actx.destination = c.destination;
     });
