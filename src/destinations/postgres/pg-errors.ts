@@ -1,28 +1,9 @@
 import { ConnectionError, OutflowError, TransientError } from '../../errors.js';
 import { redact } from '../../config/redact.js';
+import { isPgConnectionSettingsError, isTransientPgError, type PgErrorLike } from '../../postgres-faults.js';
 
-export interface PgErrorLike {
-  code?: string;
-  message: string;
-  detail?: string;
-  hint?: string;
-  where?: string;
-  column?: string;
-  constraint?: string;
-  table?: string;
-}
-
-const TRANSIENT_CODES = new Set(['40001', '40P01', '53300', '57P01', '57P02', '57P03', '55P03']);
-const TRANSIENT_NODE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
-
-export function isTransientPgError(e: unknown): boolean {
-  const err = e as PgErrorLike;
-  if (!err || typeof err !== 'object') return false;
-  if (err.code && (TRANSIENT_CODES.has(err.code) || err.code.startsWith('08'))) return true;
-  if (err.code && TRANSIENT_NODE.has(err.code)) return true;
-  // The driver's own words for a socket that closed, never opened in time, or stopped answering.
-  return /Connection terminated|connection timeout|timeout expired|Query read timeout|not queryable|terminating connection/i.test(err.message ?? '');
-}
+export type { PgErrorLike } from '../../postgres-faults.js';
+export { isTransientPgError } from '../../postgres-faults.js';
 
 /** Errors caused by one row's values (class 22 data exceptions, class 23 integrity violations). */
 export function isRowLevelPgError(e: unknown): boolean {
@@ -51,7 +32,6 @@ export function wrapPgError(context: string, e: unknown): Error {
   if (e instanceof OutflowError) return e;
   const msg = `${context}: ${describePgError(e)}`;
   if (isTransientPgError(e)) return new TransientError(msg, { cause: e });
-  const code = (e as PgErrorLike)?.code;
-  if (code === '28P01' || code === '28000' || code === '3D000') return new ConnectionError(msg, { cause: e });
+  if (isPgConnectionSettingsError(e)) return new ConnectionError(msg, { cause: e });
   return new OutflowError(msg, { cause: e });
 }

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { redact } from '../../config/redact.js';
 import { ConnectionError, ModelError, OutflowError, TransientError } from '../../errors.js';
 import type { PostgresSourceConfig } from './postgres-config.js';
+import { isPgConnectionSettingsError, isTransientPgError } from '../../postgres-faults.js';
 import { tlsOptionsFor } from './tls-options.js';
 
 /** A small pool for one source: describe and one streaming read at a time need two clients at most. */
@@ -20,18 +21,13 @@ export function createPgPool(config: PostgresSourceConfig, baseDir: string): pg.
   return pool;
 }
 
-const TRANSIENT_CODES = new Set(['40001', '40P01', '53300', '57P01', '57P02', '57P03', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
-const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', '28000', '28P01', '3D000']);
 
 /** Maps a pg error to the error kind the engine acts on; messages are redacted. */
 export function classifyPgError(e: unknown, what: string): Error {
   if (e instanceof OutflowError) return e;
   const err = e as Error & { code?: string };
   const message = `postgres source: ${what}: ${redact(err.message ?? String(e))}`;
-  const code = err.code ?? '';
-  if (TRANSIENT_CODES.has(code) || code.startsWith('08') || /Connection terminated/i.test(err.message ?? '')) {
-    return new TransientError(message, { cause: e });
-  }
-  if (CONNECT_CODES.has(code) || /when trying to connect|connection timeout/i.test(err.message ?? '')) return new ConnectionError(message, { cause: e });
+  if (isTransientPgError(e)) return new TransientError(message, { cause: e });
+  if (isPgConnectionSettingsError(e) || /when trying to connect/i.test(err.message ?? '')) return new ConnectionError(message, { cause: e });
   return new ModelError(message, { cause: e });
 }
