@@ -24,6 +24,11 @@ export interface TargetTable {
 export interface EncodedChunk {
   rows: number;
   bytes: Buffer;
+  /**
+   * Hands `bytes` back to the producer for reuse. Call it only once nothing holds the bytes
+   * any more (the socket has taken them); a consumer that keeps them simply never calls it.
+   */
+  release?: () => void;
 }
 
 /**

@@ -259,6 +259,39 @@ describe('COPY text encoder, round-tripped through Postgres COPY', () => {
     });
   });
 
+  it('released FIFO buffers are refilled only after Postgres took them: 12 MiB of rows arrive exactly through 4 reused buffers', async () => {
+    await c.run(`CREATE OR REPLACE TABLE enc_reuse AS SELECT i AS id, repeat(chr(97 + (i % 26)::INT), 50) || i AS v FROM range(1, 200001) t(i)`);
+    const pgTable = uniqueName('copy_enc_reuse');
+    tables.push(pgTable);
+    await admin.query(`CREATE TABLE ${pgTable} (id bigint, v text)`);
+    const columns = [
+      { name: 'id', type: t('int64'), nullable: false },
+      { name: 'v', type: t('text'), nullable: true },
+    ];
+    const rows = tableRowStream(c, 'enc_reuse', 200_000, () => copyLineSql(columns));
+    const buffers = new Set<ArrayBufferLike>();
+    let chunks = 0;
+    let released = 0;
+    await session.copyFrom(
+      `COPY ${pgTable} (id, v) FROM STDIN`,
+      (async function* () {
+        for await (const chunk of rows.all(false)) {
+          chunks++;
+          buffers.add(chunk.bytes.buffer);
+          yield { bytes: chunk.bytes, release: () => (released++, chunk.release?.()) };
+        }
+      })(),
+    );
+    expect(chunks).toBeGreaterThan(10);
+    expect(released).toBe(chunks);
+    expect(buffers.size).toBeLessThanOrEqual(4);
+    const diff = await admin.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM ${pgTable} WHERE v <> repeat(chr(97 + (id % 26)::int), 50) || id`,
+    );
+    expect(diff.rows[0].n).toBe('0');
+    expect((await admin.query<{ n: string }>(`SELECT count(DISTINCT id)::text AS n FROM ${pgTable}`)).rows[0].n).toBe('200000');
+  });
+
   it('a line stopped early (Postgres refuses a value) ends the FIFO writer without hanging', async () => {
     await c.run(`CREATE OR REPLACE TABLE enc_bad AS SELECT i AS id, CASE WHEN i = 50000 THEN 'not a number' ELSE CAST(i AS VARCHAR) END AS v FROM range(1, 200001) t(i)`);
     const pgTable = uniqueName('copy_enc_bad');

@@ -1,13 +1,16 @@
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { PGlite } from '@electric-sql/pglite';
 import type { PostgresDestinationConfig } from './postgres-config.js';
-import { countLines } from '../destination.js';
+import { countLines, type EncodedChunk } from '../destination.js';
 import { tlsOptionsFor } from '../../sources/postgres/tls-options.js';
 import { OutflowError, TransientError } from '../../errors.js';
 import { describePgError, isTransientPgError, type PgErrorLike } from './pg-errors.js';
+
+/** COPY input: bytes, and optionally a way to hand them back once written (see EncodedChunk). */
+export type CopyChunk = Pick<EncodedChunk, 'bytes' | 'release'>;
 
 export interface QueryResult<T> {
   rows: T[];
@@ -21,7 +24,7 @@ export interface QueryResult<T> {
 export interface PgSession {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<T>>;
   /** Runs `COPY … FROM STDIN` feeding it the chunks, honouring backpressure. */
-  copyFrom(sql: string, chunks: AsyncIterable<Buffer>): Promise<void>;
+  copyFrom(sql: string, chunks: AsyncIterable<Buffer | CopyChunk>): Promise<void>;
   escapeIdentifier(name: string): string;
   close(): Promise<void>;
 }
@@ -103,12 +106,33 @@ export async function connectServer(config: PostgresDestinationConfig, opts: Ses
     },
     async copyFrom(sql, chunks) {
       if (lost) throw lost;
+      const stream = client.query(copyFrom(sql));
+      // pg-copy-streams reports the server's error by emitting it (and lets go of the
+      // connection): the stream must not be destroyed after that, which would send CopyFail
+      // on a connection it no longer has.
+      let streamError: unknown;
+      stream.once('error', (e) => (streamError = e));
+      const done = finished(stream);
+      done.catch(() => undefined); // awaited below; a failure also ends the wait for 'drain'
       try {
-        const stream = client.query(copyFrom(sql));
-        // pipeline() pauses the reader whenever the socket's write() returns false.
-        await pipeline(Readable.from(chunks, { objectMode: false }), stream);
+        for await (const chunk of chunks) {
+          if (streamError) throw streamError;
+          const c = Buffer.isBuffer(chunk) ? { bytes: chunk } : chunk;
+          // The write callback runs once pg-copy-streams has handed the bytes to the socket
+          // and the socket drained (a 1 MiB write always waits for 'drain'): only then can the
+          // producer refill the buffer. Backpressure: no next chunk until the stream drains.
+          const ok = stream.write(c.bytes, (err) => {
+            if (!err) c.release?.();
+          });
+          if (!ok) await Promise.race([once(stream, 'drain'), done]);
+        }
+        stream.end();
+        await done;
       } catch (e) {
-        throw failure(e);
+        // The rows could not all be read (or the server failed): CopyFail rolls the COPY back.
+        if (!streamError && !stream.destroyed) stream.destroy(e as Error);
+        await done.catch(() => undefined);
+        throw failure(streamError ?? e);
       }
     },
     escapeIdentifier: (name) => client.escapeIdentifier(name),
@@ -171,9 +195,11 @@ export async function connectEmbedded(dataDir: string): Promise<PgSession> {
         parts = [];
         size = 0;
       };
+      // The pieces are kept until their COPY statement ran, so chunks are never released here.
       for await (const chunk of chunks) {
-        parts.push(chunk);
-        size += chunk.length;
+        const bytes = Buffer.isBuffer(chunk) ? chunk : chunk.bytes;
+        parts.push(bytes);
+        size += bytes.length;
         if (size >= PGLITE_COPY_BYTES) await flush();
       }
       await flush();

@@ -173,7 +173,7 @@ export class PostgresDestination implements Destination {
       (async function* () {
         for await (const c of rows.all(true)) {
           n += c.rows;
-          yield c.bytes;
+          yield c;
         }
       })(),
     );
@@ -395,6 +395,6 @@ function copyErrorLine(e: unknown): number | undefined {
   return m ? Number(m[1]) + (err.outflowLineOffset ?? 0) : undefined;
 }
 
-async function* chunkBytes(chunks: AsyncIterable<EncodedChunk>): AsyncIterable<Buffer> {
-  for await (const c of chunks) yield c.bytes;
+function chunkBytes(chunks: AsyncIterable<EncodedChunk>): AsyncIterable<EncodedChunk> {
+  return chunks;
 }
