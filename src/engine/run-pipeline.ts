@@ -10,7 +10,7 @@ import { openDestination, openSource } from './connect.js';
 import { runActions, type ActionContext } from './actions.js';
 import { checkTarget, planColumns, schemaMismatch, type ColumnPlan } from './column-plan.js';
 import { snapshotFingerprint } from './fingerprint.js';
-import { duckdbMemoryHint, isDuckdbOutOfMemory, raiseAutoMemoryLimit } from '../sources/duckdb/duckdb-memory.js';
+import { adoptAutoMemoryLimit, autoMemoryLimitMb, duckdbMemoryHint, isDuckdbOutOfMemory, raiseAutoMemoryLimit } from '../sources/duckdb/duckdb-memory.js';
 import { emptyCounts, type RejectedRowRecord, type RunResult, type StageTiming } from './run-result.js';
 import { openWorkspace, type Workspace } from '../diff/workspace.js';
 import { attachSnapshot, commitSnapshot, detachSnapshot, readSnapshotMeta, type SnapshotMeta } from '../diff/snapshot-store.js';
@@ -309,6 +309,7 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
           forgetRemoved: p.spec.mode === 'mirror',
           forgetGone: p.spec.mode === 'upsert' || p.spec.mode === 'update',
           fingerprint,
+          memoryLimitMb: configuredMemoryLimit(p) ? undefined : autoMemoryLimitMb(),
           isWholeModelDelivered,
           // With rejected rows the cursor stays put: the next run reads them again.
           cursor: p.spec.incremental ? (result.counts.rejected > 0 ? meta.cursor : diff.maxCursor ?? meta.cursor) : undefined,
@@ -384,6 +385,9 @@ async function prepareWorkspace(p: Pipeline, source: Source, schema: Schema, pla
       await attachSnapshot(connection, p.stateDir, p.name);
       c.snapshotAttached = true;
       meta = await readSnapshotMeta(connection);
+      // An earlier run needed more DuckDB memory than the automatic start: begin there.
+      const learned = !configuredMemoryLimit(p) && meta.memoryLimitMb ? adoptAutoMemoryLimit(meta.memoryLimitMb) : undefined;
+      if (learned) await connection.run(`SET memory_limit = '${learned}'`);
       if (opts.full) fullReason = '--full was given';
       else if (p.spec.mode === 'replace') fullReason = 'replace sends the whole model every run';
       else if (!meta.fingerprint) fullReason = 'first run: no snapshot yet';

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildCli, removeCliBuild, runCli } from '../support/cli-process.js';
 import { join } from 'node:path';
 import { loadPipeline } from '../../src/config/load-pipeline.js';
 import { runPipeline } from '../../src/engine/run-pipeline.js';
@@ -16,6 +17,7 @@ describe('DuckDB memory_limit on a DuckDB source', () => {
   let csv: string;
 
   beforeAll(async () => {
+    buildCli();
     dir = tempDir();
     db = await openTestDestination('postgres', dir);
     table = uniqueName('duck_mem');
@@ -27,6 +29,7 @@ describe('DuckDB memory_limit on a DuckDB source', () => {
   afterAll(async () => {
     await db.query(`DROP TABLE IF EXISTS ${table}`);
     await db.close();
+    removeCliBuild();
   });
 
   // Every run is a full sync: the table is emptied between runs, behind the snapshot's back.
@@ -57,4 +60,24 @@ describe('DuckDB memory_limit on a DuckDB source', () => {
     expect(raised.status).toBe('success');
     expect(await db.query(`SELECT count(*)::int AS n FROM ${table}`)).toEqual([{ n: 650000 }]);
   });
+
+  it('a new process starts from the limit an earlier run needed (kept in the snapshot), instead of failing its way up again', async () => {
+    const file = writeFile(
+      join(dir, 'learn.yaml'),
+      `name: duck_mem_learn\nsource:\n  type: duckdb\nmodel:\n  query: SELECT * FROM read_csv('${csv}')\n${db.yaml(table)}primary_key: id\nstate:\n  dir: ${join(dir, 'state-learn')}\n`,
+    );
+    await db.query(`TRUNCATE ${table}`);
+    const first = await runCli(['--json', 'run', '--full', file]);
+    expect(first.code, first.stderr).toBe(0);
+    const firstStages = (JSON.parse(first.stdout) as { stages: { stage: string }[] }).stages.map((s) => s.stage);
+    expect(firstStages).toContain('again: DuckDB ran out of memory, its memory_limit raised to 128MB');
+
+    await db.query(`TRUNCATE ${table}`);
+    const second = await runCli(['--json', 'run', '--full', file]);
+    expect(second.code, second.stderr).toBe(0);
+    const report = JSON.parse(second.stdout) as { stages: { stage: string }[]; counts: { sent: number } };
+    expect(report.stages.map((s) => s.stage).filter((s) => s.startsWith('again'))).toEqual([]);
+    expect(report.counts.sent).toBe(650000);
+    expect(await db.query(`SELECT count(*)::int AS n FROM ${table}`)).toEqual([{ n: 650000 }]);
+  }, 60_000);
 });

@@ -42,6 +42,23 @@ export function duckdbInstanceOptions(memoryLimit?: string, autoStartMb = AUTO_M
   return { memory_limit: memoryLimit ?? `${Math.max(autoLimitMb, autoStartMb)}MB`, temp_directory: spillDir };
 }
 
+/** The automatic limit now, in MB (what a run that needed more has raised it to). */
+export function autoMemoryLimitMb(): number {
+  return autoLimitMb;
+}
+
+/**
+ * Starts from what an earlier run of the pipeline needed (kept in its snapshot's meta), so
+ * a model that needs more does not fail its way up again in every new process. Returns the
+ * new limit when it was raised.
+ */
+export function adoptAutoMemoryLimit(mb: number): string | undefined {
+  const target = Math.min(Math.floor(mb), AUTO_MEMORY_LIMIT_MAX_MB);
+  if (!(target > autoLimitMb)) return undefined;
+  autoLimitMb = target;
+  return `${autoLimitMb}MB`;
+}
+
 /** Doubles the automatic limit; undefined when it is already at its maximum. */
 export function raiseAutoMemoryLimit(): string | undefined {
   if (autoLimitMb >= AUTO_MEMORY_LIMIT_MAX_MB) return undefined;
