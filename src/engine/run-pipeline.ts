@@ -412,6 +412,7 @@ function diffInput(p: Pipeline, prepared: Awaited<ReturnType<typeof prepareWorks
     isFull,
     cursor: p.spec.incremental ? { column: p.spec.incremental.cursor, after: isFull ? undefined : meta.cursor } : undefined,
     badValueSql: nulByteReasonSql(plan.columns),
+    snapshotRows: meta.rows,
     snapshotSummary: meta.summary,
   };
 }

@@ -2,9 +2,6 @@ import { ConnectionError, OutflowError, TransientError } from '../../errors.js';
 import { redact } from '../../config/redact.js';
 import { isPgConnectionSettingsError, isTransientPgError, type PgErrorLike } from '../../postgres-faults.js';
 
-export type { PgErrorLike } from '../../postgres-faults.js';
-export { isTransientPgError } from '../../postgres-faults.js';
-
 /** Errors caused by one row's values (class 22 data exceptions, class 23 integrity violations). */
 export function isRowLevelPgError(e: unknown): boolean {
   const code = (e as PgErrorLike)?.code;

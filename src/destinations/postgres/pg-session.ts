@@ -7,7 +7,8 @@ import type { PostgresDestinationConfig } from './postgres-config.js';
 import { countLines, type EncodedChunk } from '../destination.js';
 import { tlsOptionsFor } from '../../sources/postgres/tls-options.js';
 import { OutflowError, TransientError } from '../../errors.js';
-import { describePgError, isTransientPgError, type PgErrorLike } from './pg-errors.js';
+import { describePgError } from './pg-errors.js';
+import { isTransientPgError, type PgErrorLike } from '../../postgres-faults.js';
 
 /** COPY input: bytes, and optionally a way to hand them back once written (see EncodedChunk). */
 export type CopyChunk = Pick<EncodedChunk, 'bytes' | 'release'>;

@@ -2,7 +2,6 @@ import type { Batch, Column, LogicalType, Value } from '../../types/logical-type
 import type {
   Destination,
   DestinationCapabilities,
-  EncodedChunk,
   MergePlan,
   MergeResult,
   PlannedChanges,
@@ -18,7 +17,8 @@ import type { PgSession } from './pg-session.js';
 import { introspectTable, qualified, resolveTableName, type TableName } from './postgres-introspector.js';
 import { logicalFromPgTypeName, pgColumnType, pgIncompatibility } from './postgres-column-types.js';
 import { copyLineSql } from './copy-text-sql.js';
-import { columnOf, describePgError, isRowLevelPgError, wrapPgError, type PgErrorLike } from './pg-errors.js';
+import { columnOf, describePgError, isRowLevelPgError, wrapPgError } from './pg-errors.js';
+import type { PgErrorLike } from '../../postgres-faults.js';
 import { countWouldInsert, countWouldUpdate, deleteKeysInRange, deleteWhere, mergeStatement, RN, type MergeSql } from './postgres-dialect.js';
 import { parsePgText } from '../../types/postgres-text-values.js';
 import { pauseForTests } from '../../test-hooks.js';
@@ -119,7 +119,7 @@ export class PostgresDestination implements Destination {
     // next + L - 1: the rows before it go again, that one is rejected, and COPY resumes after it.
     while (next <= rows.count) {
       try {
-        await this.session.copyFrom(copySql, chunkBytes(rows.range(next, rows.count, true)));
+        await this.session.copyFrom(copySql, rows.range(next, rows.count, true));
         staged += rows.count - next + 1;
         break;
       } catch (e) {
@@ -127,7 +127,7 @@ export class PostgresDestination implements Destination {
         if (!isRowLevelPgError(e) || line === undefined) throw wrapPgError(`${this.label}: COPY into staging failed`, e);
         const bad = next + line - 1;
         if (bad > next) {
-          await this.session.copyFrom(copySql, chunkBytes(rows.range(next, bad - 1, true)));
+          await this.session.copyFrom(copySql, rows.range(next, bad - 1, true));
           staged += bad - next;
         }
         rejected.push({ rn: bad, column: columnOf(e as PgErrorLike), reason: describePgError(e) });
@@ -152,7 +152,7 @@ export class PostgresDestination implements Destination {
         await this.session.query('ROLLBACK');
         return false;
       }
-      await this.session.copyFrom(`COPY ${t} (${cols.join(', ')}) FROM STDIN`, chunkBytes(rows.all(false)));
+      await this.session.copyFrom(`COPY ${t} (${cols.join(', ')}) FROM STDIN`, rows.all(false));
       await this.session.query('COMMIT');
       return true;
     } catch (e) {
@@ -393,8 +393,4 @@ function copyErrorLine(e: unknown): number | undefined {
   // The COPY context line, not the first "line N": jsonb errors put their own "JSON data, line 1" before it.
   const m = /(?:^|\n)COPY [^\n]*?, line (\d+)/.exec(err.where ?? '') ?? /line (\d+)/.exec(err.where ?? '');
   return m ? Number(m[1]) + (err.outflowLineOffset ?? 0) : undefined;
-}
-
-function chunkBytes(chunks: AsyncIterable<EncodedChunk>): AsyncIterable<EncodedChunk> {
-  return chunks;
 }

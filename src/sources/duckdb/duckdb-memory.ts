@@ -66,17 +66,20 @@ export function raiseAutoMemoryLimit(): string | undefined {
   return `${autoLimitMb}MB`;
 }
 
+/** How DuckDB's out-of-memory errors begin ("Out of Memory Error: could not allocate block…"). */
+const DUCKDB_OUT_OF_MEMORY = /Out of Memory Error/;
+
 /** DuckDB's out-of-memory error, wherever it was wrapped. */
 export function isDuckdbOutOfMemory(e: unknown): boolean {
   for (let x = e, depth = 0; x instanceof Error && depth < 5; x = x.cause, depth++) {
-    if (/Out of Memory Error/.test(x.message)) return true;
+    if (DUCKDB_OUT_OF_MEMORY.test(x.message)) return true;
   }
   return false;
 }
 
 /** A hint for DuckDB's out-of-memory error: which setting to raise. */
 export function duckdbMemoryHint(message: string, configured: string | undefined): string | undefined {
-  if (!/Out of Memory Error/.test(message)) return undefined;
+  if (!DUCKDB_OUT_OF_MEMORY.test(message)) return undefined;
   return configured
     ? `DuckDB reached source.memory_limit (${configured}); raise it in the pipeline file, or remove it to let outflow raise the limit as needed`
     : `DuckDB needed more than ${AUTO_MEMORY_LIMIT_MAX_MB}MB; set source.memory_limit in the pipeline file`;
