@@ -4,7 +4,8 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { PGlite } from '@electric-sql/pglite';
 import type { PostgresDestinationConfig } from './postgres-config.js';
-import { countLines, type EncodedChunk } from '../destination.js';
+import type { EncodedChunk } from '../destination.js';
+import { rowAlignedPieces } from '../row-aligned-pieces.js';
 import { tlsOptionsFor } from '../../sources/postgres/tls-options.js';
 import { OutflowError, TransientError } from '../../errors.js';
 import { describePgError } from './pg-errors.js';
@@ -24,7 +25,10 @@ export interface QueryResult<T> {
  */
 export interface PgSession {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<T>>;
-  /** Runs `COPY … FROM STDIN` feeding it the chunks, honouring backpressure. */
+  /**
+   * Runs `COPY … FROM STDIN` feeding it the chunks, honouring backpressure. All rows or
+   * none: a failed call leaves nothing of its rows behind (row isolation relies on it).
+   */
   copyFrom(sql: string, chunks: AsyncIterable<Buffer | CopyChunk>): Promise<void>;
   escapeIdentifier(name: string): string;
   close(): Promise<void>;
@@ -178,32 +182,32 @@ export async function connectEmbedded(dataDir: string): Promise<PgSession> {
     async copyFrom(sql, chunks) {
       // PGlite has no COPY FROM STDIN stream: it reads COPY input from a Blob mounted at
       // /dev/blob. So the statement's STDIN becomes '/dev/blob' and rows go in as a series
-      // of bounded COPY statements, all inside the caller's transaction or statement scope.
+      // of bounded COPY statements, each ending on a row boundary (rowAlignedPieces).
       const blobSql = sql.replace(/FROM STDIN/i, `FROM '/dev/blob'`);
-      let parts: Buffer[] = [];
-      let size = 0;
-      let linesBefore = 0;
-      const flush = async () => {
-        if (size === 0) return;
-        try {
-          await db.query(blobSql, [], { blob: new Blob(parts as unknown as BlobPart[]) });
-        } catch (e) {
-          // Line numbers in COPY errors count from this piece; make them count from the start.
-          (e as { outflowLineOffset?: number }).outflowLineOffset = linesBefore;
-          throw e;
+      // The series must be as atomic as the one COPY it stands for: the destination's row
+      // isolation re-sends every row from the failed call's first one, so a piece committed
+      // before a later piece failed would be staged twice (and the merge then refuses the
+      // key: "ON CONFLICT DO UPDATE command cannot affect row a second time").
+      const own = !db.isInTransaction();
+      await db.exec(own ? 'BEGIN' : 'SAVEPOINT outflow_copy');
+      try {
+        let linesBefore = 0;
+        // The pieces are kept until their COPY statement ran, so chunks are never released here.
+        for await (const piece of rowAlignedPieces(chunks, PGLITE_COPY_BYTES)) {
+          try {
+            await db.query(blobSql, [], { blob: new Blob(piece.parts as unknown as BlobPart[]) });
+          } catch (e) {
+            // Line numbers in COPY errors count from this piece; make them count from the start.
+            (e as { outflowLineOffset?: number }).outflowLineOffset = linesBefore;
+            throw e;
+          }
+          linesBefore += piece.lines;
         }
-        for (const p of parts) linesBefore += countLines(p);
-        parts = [];
-        size = 0;
-      };
-      // The pieces are kept until their COPY statement ran, so chunks are never released here.
-      for await (const chunk of chunks) {
-        const bytes = Buffer.isBuffer(chunk) ? chunk : chunk.bytes;
-        parts.push(bytes);
-        size += bytes.length;
-        if (size >= PGLITE_COPY_BYTES) await flush();
+        await db.exec(own ? 'COMMIT' : 'RELEASE SAVEPOINT outflow_copy');
+      } catch (e) {
+        await db.exec(own ? 'ROLLBACK' : 'ROLLBACK TO SAVEPOINT outflow_copy; RELEASE SAVEPOINT outflow_copy').catch(() => undefined);
+        throw e;
       }
-      await flush();
     },
     escapeIdentifier: (name) => pg.escapeIdentifier(name),
     async close() {
