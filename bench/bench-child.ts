@@ -2,9 +2,11 @@
  * One measured load in its own process, so its peak RSS is the load's alone:
  *   node dist/bench/bench-child.js outflow <pipeline.yaml>
  *   node dist/bench/bench-child.js naive <warehouse.duckdb> <table> <postgres url> <target table>
+ *   node dist/bench/bench-child.js pglite-copy <data dir> <file.csv> <target table>
  * Prints one JSON line: wall time of the load (process start-up excluded), peak RSS
  * (getrusage: JS heap and DuckDB's native memory alike), and what was loaded.
  */
+import { openAsBlob } from 'node:fs';
 import { DuckDBInstance } from '@duckdb/node-api';
 import pg from 'pg';
 import { loadPipeline } from '../src/config/load-pipeline.js';
@@ -87,6 +89,21 @@ async function runNaive(warehouse: string, table: string, url: string, target: s
   return { ms: performance.now() - t, peakRssMb: 0, rows: total, status: 'success' };
 }
 
+/**
+ * PGlite's own bulk load, the limit line of `--destination pglite`: open the data
+ * directory, `COPY … FROM '/dev/blob'` with the CSV file as the Blob (file-backed, so
+ * the file is not read into the JS heap first), close. All of it timed, as outflow's run
+ * also opens and closes the database.
+ */
+async function runPgliteCopy(dataDir: string, csv: string, table: string): Promise<ChildReport> {
+  const t = performance.now();
+  const { PGlite } = await import('@electric-sql/pglite');
+  const db = await PGlite.create(dataDir);
+  const r = await db.query(`COPY ${table} FROM '/dev/blob' (FORMAT csv)`, [], { blob: await openAsBlob(csv) });
+  await db.close();
+  return { ms: performance.now() - t, peakRssMb: 0, rows: r.affectedRows ?? 0, status: 'success' };
+}
+
 async function main(): Promise<void> {
   const [mode, ...args] = process.argv.slice(2);
   // The process's own view of its memory, sampled while the load runs (the event loop is
@@ -95,7 +112,12 @@ async function main(): Promise<void> {
   const sampler = setInterval(() => (sampledPeak = Math.max(sampledPeak, process.memoryUsage.rss())), 20);
   let report: ChildReport;
   try {
-    report = mode === 'naive' ? await runNaive(args[0], args[1], args[2], args[3]) : await runOutflow(args[0]);
+    report =
+      mode === 'naive'
+        ? await runNaive(args[0], args[1], args[2], args[3])
+        : mode === 'pglite-copy'
+          ? await runPgliteCopy(args[0], args[1], args[2])
+          : await runOutflow(args[0]);
   } catch (e) {
     report = { ms: 0, peakRssMb: 0, rows: 0, status: 'failed', error: e instanceof Error ? e.message : String(e) };
   }

@@ -1,46 +1,40 @@
 /**
- * `npm run bench [-- --rows N --runs 3 --only full,incremental --profile]`
+ * `npm run bench [-- --rows N --runs 3 --only full,incremental --profile --destination pglite]`
  *
  * Loads one deterministic "customer insights" model (bench/customer-model.ts) into the
- * same Postgres table definition in several ways and prints, per method, the median wall
- * time of `runs` runs, rows/s, the ratio to `psql \copy` (the database's own bulk loader,
- * the limit) and the peak RSS of the loading process. Results go to bench/results/.
+ * same table definition in several ways and prints, per method, the median wall time of
+ * `runs` runs, rows/s, the ratio to the destination's own bulk loader from a CSV of the
+ * same rows (`psql \copy` for Postgres, PGlite's `COPY … FROM '/dev/blob'`: the limit)
+ * and the peak RSS of the loading process. Results go to bench/results/.
+ *
+ * What differs per destination (how the table is made and counted, the limit line, which
+ * methods apply) is one entry of DESTINATIONS (bench/bench-destinations.ts).
  *
  * Every outflow run happens in a child process (bench-child.ts) so that its peak RSS is
  * its own. The Postgres table is dropped and created again (logged, with its primary key)
  * before every load into an empty target, and a CHECKPOINT runs before each measured load
  * so one method's dirty pages are not flushed during the next one's clock.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { cpus, totalmem, tmpdir } from 'node:os';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { PG_COLUMNS, changeSql, modelRowsSql } from './customer-model.js';
-import type { ChildReport } from './bench-child.js';
+import { changeSql, modelRowsSql } from './customer-model.js';
+import { DESTINATIONS, PG_URL, TABLE, type BenchDestination, type Method } from './bench-destinations.js';
+import { child, timed, type Measurement } from './bench-process.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** bench/ in the source tree (dist/bench/ → ../../bench). */
 const benchDir = resolve(here, '../../bench');
-const PG_URL = process.env.OUTFLOW_BENCH_PG_URL ?? process.env.OUTFLOW_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const TABLE = 'bench_customers';
-const METHODS = ['psql', 'full', 'incremental', 'floor', 'unchanged', 'naive', 'pgloader'] as const;
-type Method = (typeof METHODS)[number];
 
 interface Options {
   rows: number;
   runs: number;
   only: Set<Method>;
   profile: boolean;
-}
-
-interface Measurement {
-  ms: number;
-  peakRssMb: number;
-  rows: number;
-  stages?: { stage: string; ms: number }[];
+  destination: string;
 }
 
 interface MethodResult {
@@ -50,6 +44,7 @@ interface MethodResult {
   runs: Measurement[];
   medianMs: number;
   rowsPerSec: number;
+  /** Ratio to the destination's own bulk load (psql \copy for Postgres; the key keeps its old name). */
   ratioToPsql?: number;
   peakRssMb: number;
   note?: string;
@@ -57,6 +52,7 @@ interface MethodResult {
 
 const LABELS: Record<Method, string> = {
   psql: 'psql \\copy from CSV (the limit)',
+  pglite_copy: "PGlite's own COPY FROM '/dev/blob' of the CSV (the limit)",
   full: 'outflow full sync (empty target)',
   incremental: 'outflow incremental (1% changed, 0.1% added)',
   floor: 'Postgres alone: UPDATE the same 1% in place (the floor)',
@@ -71,11 +67,14 @@ function parseArgs(argv: string[]): Options {
     return i >= 0 ? argv[i + 1] : undefined;
   };
   const only = get('only');
+  const destination = get('destination') ?? 'postgres';
+  if (!DESTINATIONS[destination]) throw new Error(`--destination ${destination}: expected one of ${Object.keys(DESTINATIONS).join(', ')}`);
   return {
     rows: Number((get('rows') ?? '1000000').replace(/[_,]/g, '')),
     runs: Number(get('runs') ?? '3'),
-    only: new Set((only ? only.split(',') : METHODS) as Method[]),
+    only: new Set((only ? only.split(',') : Object.keys(LABELS)) as Method[]),
     profile: argv.includes('--profile'),
+    destination,
   };
 }
 
@@ -108,43 +107,14 @@ async function duckdbValue(path: string, sql: string): Promise<number> {
   }
 }
 
-/** Runs a command under /usr/bin/time for its wall time and peak RSS. */
-function timed(cmd: string, args: string[]): Measurement & { output: string } {
-  const timeFile = join(tmpdir(), `outflow-bench-time-${process.pid}`);
-  const t = performance.now();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', '-o', timeFile, cmd, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  const ms = performance.now() - t;
-  const output = `${r.stdout ?? ''}${r.stderr ?? ''}`;
-  if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${output.slice(-2000)}`);
-  const kb = Number(readFileSync(timeFile, 'utf8').trim().split('\n').pop());
-  return { ms, peakRssMb: kb / 1024, rows: 0, output };
-}
-
-function child(args: string[], profileDir?: string): Promise<ChildReport> {
-  const nodeArgs = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
-  return new Promise((ok, fail) => {
-    const p = spawn(process.execPath, [...nodeArgs, join(here, 'bench-child.js'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.on('error', fail);
-    p.on('close', () => {
-      const line = out.split('\n').find((l) => l.startsWith('BENCH_REPORT '));
-      if (!line) return fail(new Error(`bench child printed no report: ${out.slice(-2000)}`));
-      const r = JSON.parse(line.slice('BENCH_REPORT '.length)) as ChildReport;
-      if (r.status !== 'success') return fail(new Error(`bench child: ${r.status}: ${r.error}`));
-      ok(r);
-    });
-  });
-}
-
-function machine(pgVersion: string) {
+function machine(engineVersion: string) {
   const cpu = cpus();
   return {
     cpu: cpu[0]?.model ?? 'unknown',
     cores: cpu.length,
     memoryGb: Math.round((totalmem() / 2 ** 30) * 10) / 10,
     node: process.version,
-    postgres: pgVersion,
+    postgres: engineVersion,
   };
 }
 
@@ -155,20 +125,15 @@ async function main(): Promise<void> {
   const csv = join(work, 'customers.csv');
   const stateDir = join(work, 'state');
   const profileDir = opts.profile ? join(benchDir, 'results', 'profiles') : undefined;
-  const admin = new pg.Client({ connectionString: PG_URL });
-  await admin.connect();
-  const pgVersion = String((await admin.query('SHOW server_version')).rows[0].server_version);
-  const m = machine(pgVersion);
-  console.log(`machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GB, Node ${m.node}, PostgreSQL ${m.postgres}`);
+  const dest: BenchDestination = await DESTINATIONS[opts.destination](work);
+  // Only the methods this destination can measure (floor, naive and pgloader are Postgres's).
+  for (const method of [...opts.only]) if (!dest.methods.has(method)) opts.only.delete(method);
+  const m = machine(await dest.version());
+  console.log(`machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GB, Node ${m.node}, ${dest.engine} ${m.postgres}`);
   console.log(`model: ${opts.rows.toLocaleString('en')} rows, ${opts.runs} runs per method, work dir ${work}`);
 
   const results: MethodResult[] = [];
-  const recreate = async () => {
-    await admin.query(`DROP TABLE IF EXISTS ${TABLE}`);
-    await admin.query(`CREATE TABLE ${TABLE} (${PG_COLUMNS.join(', ')})`);
-    await admin.query('CHECKPOINT');
-  };
-  const count = async () => Number((await admin.query(`SELECT count(*)::int8 AS n FROM ${TABLE}`)).rows[0].n);
+  const { recreate, count } = dest;
   const expectRows = async (n: number, what: string) => {
     const got = await count();
     if (got !== n) throw new Error(`${what}: the table holds ${got} rows, expected ${n}`);
@@ -206,28 +171,23 @@ source:
   read_only: true
 model:
   table: customers
-destination:
-  type: postgres
-  url: ${PG_URL}
-  table: ${TABLE}
-  create_table: false
-primary_key: id
+${dest.yaml}primary_key: id
 mode: upsert
 state:
   dir: ${stateDir}
 `,
     );
 
-    if (opts.only.has('psql')) {
-      console.log('psql \\copy…');
+    if (opts.only.has(dest.limit)) {
+      console.log(`${LABELS[dest.limit]}…`);
       const runs: Measurement[] = [];
       for (let i = 0; i < opts.runs; i++) {
         await recreate();
-        const r = timed('psql', [PG_URL, '-q', '-v', 'ON_ERROR_STOP=1', '-c', `\\copy ${TABLE} FROM '${csv}' (FORMAT csv)`]);
-        await expectRows(opts.rows, 'psql \\copy');
+        const r = await dest.loadCsv(csv);
+        await expectRows(opts.rows, LABELS[dest.limit]);
         runs.push({ ms: r.ms, peakRssMb: r.peakRssMb, rows: opts.rows });
       }
-      record('psql', runs);
+      record(dest.limit, runs);
     }
 
     const wantsOutflow = opts.only.has('full') || opts.only.has('incremental') || opts.only.has('unchanged') || opts.only.has('floor');
@@ -252,7 +212,7 @@ state:
           const maxId = await duckdbValue(warehouse, 'SELECT max(id) FROM customers');
           const change = changeSql('customers', opts.rows, maxId, i + 1);
           await duckdb(warehouse, change.sql);
-          await admin.query('CHECKPOINT');
+          await dest.checkpoint();
           const r = await child(['outflow', pipelineFile], i === 0 ? profileDir : undefined);
           if (r.counts?.changed !== change.changed || r.counts?.added !== change.added) {
             throw new Error(`incremental run: expected ${change.changed} changed and ${change.added} added, got ${JSON.stringify(r.counts)}`);
@@ -269,7 +229,7 @@ state:
         console.log('Postgres alone, the same 1% updated…');
         const runs: Measurement[] = [];
         for (let i = 0; i < opts.runs; i++) {
-          await admin.query('CHECKPOINT');
+          await dest.checkpoint();
           const r = timed('psql', [
             PG_URL, '-q', '-v', 'ON_ERROR_STOP=1', '-c', 'BEGIN',
             '-c', `UPDATE ${TABLE} SET orders = orders + 1, lifetime_value = lifetime_value + 1 WHERE id % 100 = ${(i + 50) % 100}`,
@@ -283,7 +243,7 @@ state:
         console.log('outflow, nothing changed…');
         const same: Measurement[] = [];
         for (let i = 0; i < opts.runs; i++) {
-          await admin.query('CHECKPOINT');
+          await dest.checkpoint();
           const r = await child(['outflow', pipelineFile], i === 0 ? profileDir : undefined);
           if (r.rows !== 0) throw new Error(`nothing changed, yet ${r.rows} rows were sent`);
           same.push({ ms: r.ms, peakRssMb: r.peakRssMb, rows: r.counts?.read ?? 0, stages: r.stages });
@@ -333,28 +293,27 @@ state:
       }
     }
   } finally {
-    await admin.query(`DROP TABLE IF EXISTS ${TABLE}`).catch(() => undefined);
-    await admin.end();
+    await dest.close();
     rmSync(work, { recursive: true, force: true });
   }
 
-  const psql = results.find((r) => r.method === 'psql');
-  for (const r of results) if (psql && r.rowsPerSec) r.ratioToPsql = r.rowsPerSec / psql.rowsPerSec;
+  const limit = results.find((r) => r.method === dest.limit);
+  for (const r of results) if (limit && r.rowsPerSec) r.ratioToPsql = r.rowsPerSec / limit.rowsPerSec;
   const full = results.find((r) => r.method === 'full');
-  const table = renderTable(opts.rows, results, full);
+  const table = renderTable(opts.rows, results, dest.limitShort, full);
   console.log(`\n${table}`);
-  const report = { date: new Date().toISOString(), rows: opts.rows, runs: opts.runs, machine: m, results, table };
+  const report = { date: new Date().toISOString(), destination: opts.destination, rows: opts.rows, runs: opts.runs, machine: m, results, table };
   const dir = join(benchDir, 'results');
   mkdirSync(dir, { recursive: true });
   const json = JSON.stringify(report, null, 2);
-  writeFileSync(join(dir, 'latest.json'), json);
-  writeFileSync(join(dir, `${report.date.slice(0, 19).replace(/[:T]/g, '-')}-${opts.rows}.json`), json);
-  console.log(`\nwritten to ${join(dir, 'latest.json')}`);
+  writeFileSync(join(dir, `latest${dest.resultSuffix}.json`), json);
+  writeFileSync(join(dir, `${report.date.slice(0, 19).replace(/[:T]/g, '-')}-${opts.rows}${dest.resultSuffix}.json`), json);
+  console.log(`\nwritten to ${join(dir, `latest${dest.resultSuffix}.json`)}`);
 }
 
-function renderTable(rows: number, results: MethodResult[], full?: MethodResult): string {
+function renderTable(rows: number, results: MethodResult[], limitShort: string, full?: MethodResult): string {
   const lines = [
-    `| method (${rows.toLocaleString('en')} rows) | median wall | rows/s | ratio to psql \\copy | share of a full sync | peak RSS |`,
+    `| method (${rows.toLocaleString('en')} rows) | median wall | rows/s | ratio to ${limitShort} | share of a full sync | peak RSS |`,
     '|---|---|---|---|---|---|',
   ];
   for (const r of results) {
@@ -362,7 +321,7 @@ function renderTable(rows: number, results: MethodResult[], full?: MethodResult)
       lines.push(`| ${r.label} | skipped: ${r.note} | | | | |`);
       continue;
     }
-    const share = full && r.method !== 'full' && r.method !== 'psql' && r.method !== 'naive' && r.method !== 'pgloader' ? `${((r.medianMs / full.medianMs) * 100).toFixed(1)}%` : '';
+    const share = full && r.method !== 'full' && r.method !== 'psql' && r.method !== 'pglite_copy' && r.method !== 'naive' && r.method !== 'pgloader' ? `${((r.medianMs / full.medianMs) * 100).toFixed(1)}%` : '';
     lines.push(
       `| ${r.label} | ${(r.medianMs / 1000).toFixed(2)} s | ${Math.round(r.rowsPerSec).toLocaleString('en')} | ${r.ratioToPsql?.toFixed(2) ?? ''} | ${share} | ${Math.round(r.peakRssMb)} MB |`,
     );
