@@ -1,5 +1,5 @@
 import type { Value } from '../types/logical-type.js';
-import type { RowCounts } from '../engine/run-result.js';
+import type { RowCounts } from '../state/run-result.js';
 
 export function formatValue(v: Value): string {
   if (v === null) return 'NULL';

@@ -1,7 +1,7 @@
 import { loadPipeline } from '../config/load-pipeline.js';
 import { runPipeline } from '../engine/run-pipeline.js';
 import { LockedError } from '../errors.js';
-import type { RunResult } from '../engine/run-result.js';
+import type { RunResult } from '../state/run-result.js';
 import { defineCommand, EXIT } from './command.js';
 import { countsLine, duration, formatValue } from './format.js';
 import type { Reporter } from './reporter.js';

@@ -1,6 +1,6 @@
 import { quotedIdentifier, listValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import type { Column, Value } from '../types/logical-type.js';
-import { streamBatches } from '../sources/duckdb/duckdb-relation.js';
+import { streamBatches } from '../duckdb/duckdb-relation.js';
 import type { SyncMode } from '../config/pipeline-schema.js';
 import { ModelError } from '../errors.js';
 import { SNAP, type SnapshotSummary } from './snapshot-store.js';

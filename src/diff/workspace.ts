@@ -2,7 +2,7 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { Model, Source } from '../sources/source.js';
 import type { Schema } from '../types/logical-type.js';
 import { loadBatchesIntoDuckdb } from './model-loader.js';
-import { duckdbInstanceOptions } from '../sources/duckdb/duckdb-memory.js';
+import { duckdbInstanceOptions } from '../duckdb/duckdb-memory.js';
 
 /**
  * The DuckDB connection where the diff runs and the model as a relation on it. A DuckDB

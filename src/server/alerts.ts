@@ -1,7 +1,7 @@
 import type { Pipeline } from '../config/load-pipeline.js';
 import type { PipelineSpec } from '../config/pipeline-schema.js';
 import { redact, redactValue } from '../config/redact.js';
-import type { RowCounts, RunResult } from '../engine/run-result.js';
+import type { RowCounts, RunResult } from '../state/run-result.js';
 import { sleep } from '../engine/retry.js';
 import type { ServerLog } from './server-log.js';
 

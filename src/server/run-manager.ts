@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Pipeline } from '../config/load-pipeline.js';
 import { redact } from '../config/redact.js';
 import { runPipeline, type ProgressEvent } from '../engine/run-pipeline.js';
-import type { RunResult, RunStatus } from '../engine/run-result.js';
+import type { RunResult, RunStatus } from '../state/run-result.js';
 import { LockedError } from '../errors.js';
 import { HistoryStore } from '../state/history-store.js';
 import { alertPayload, deliverAlert, firedAlerts, DEFAULT_DELIVERY, type DeliveryOptions } from './alerts.js';

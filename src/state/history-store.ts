@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import Database from 'better-sqlite3';
-import type { RejectedRowRecord, RowCounts, RunResult, RunStatus, StageTiming } from '../engine/run-result.js';
+import type { RejectedRowRecord, RowCounts, RunResult, RunStatus, StageTiming } from '../state/run-result.js';
 import { LockedError } from '../errors.js';
 import { redact, redactValue } from '../config/redact.js';
 

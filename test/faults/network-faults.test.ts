@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { runPipeline, type ProgressEvent } from '../../src/engine/run-pipeline.js';
 import { verifyPipeline } from '../../src/engine/verify.js';
-import type { RunResult } from '../../src/engine/run-result.js';
+import type { RunResult } from '../../src/state/run-result.js';
 import { PG_URL } from '../support/databases.js';
 import { TcpProxy, type Fault } from '../support/tcp-proxy.js';
 import { openFaultFixture, type FaultFixture } from '../support/fault-pipeline.js';

@@ -151,7 +151,7 @@ describe('files source', () => {
     }
   });
 
-  // Fails until sources/duckdb/duckdb-relation.ts turns json columns into text with
+  // Fails until duckdb/duckdb-relation.ts turns json columns into text with
   // CAST(to_json(x) AS VARCHAR): a plain VARCHAR cast prints STRUCT/MAP values in DuckDB's
   // own literal syntax ({'k': 0}), which is not JSON. Drop `.fails` once that lands.
   it('delivers nested objects (STRUCT) as JSON text', async () => {

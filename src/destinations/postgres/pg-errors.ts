@@ -1,6 +1,6 @@
 import { ConnectionError, OutflowError, TransientError } from '../../errors.js';
 import { redact } from '../../config/redact.js';
-import { isPgConnectionSettingsError, isTransientPgError, type PgErrorLike } from '../../postgres-faults.js';
+import { isPgConnectionSettingsError, isTransientPgError, type PgErrorLike } from '../../connections/postgres-faults.js';
 
 /** Errors caused by one row's values (class 22 data exceptions, class 23 integrity violations). */
 export function isRowLevelPgError(e: unknown): boolean {

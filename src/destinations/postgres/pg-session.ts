@@ -6,10 +6,10 @@ import type { PGlite } from '@electric-sql/pglite';
 import type { PostgresDestinationConfig } from './postgres-config.js';
 import type { EncodedChunk } from '../destination.js';
 import { rowAlignedPieces } from '../row-aligned-pieces.js';
-import { tlsOptionsFor } from '../../sources/postgres/tls-options.js';
+import { tlsOptionsFor } from '../../connections/tls-options.js';
 import { OutflowError, TransientError } from '../../errors.js';
 import { describePgError } from './pg-errors.js';
-import { isTransientPgError, type PgErrorLike } from '../../postgres-faults.js';
+import { isTransientPgError, type PgErrorLike } from '../../connections/postgres-faults.js';
 
 /** COPY input: bytes, and optionally a way to hand them back once written (see EncodedChunk). */
 export type CopyChunk = Pick<EncodedChunk, 'bytes' | 'release'>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { sslConfig } from '../../connections/ssl-config.js';
 
 const common = {
   /** Target table, optionally schema-qualified (`crm.state_abbreviations`). */
@@ -6,13 +7,6 @@ const common = {
   /** Create the target from the model's schema when it does not exist. */
   create_table: z.boolean().default(true),
 };
-
-/** TLS, in libpq's sslmode vocabulary. */
-export const sslConfig = z.strictObject({
-  mode: z.enum(['disable', 'require', 'verify-ca', 'verify-full']).default('disable'),
-  /** Path to a CA certificate file (verify-ca / verify-full). */
-  ca_file: z.string().optional(),
-});
 
 export const postgresDestinationConfig = z.strictObject({
   type: z.literal('postgres'),

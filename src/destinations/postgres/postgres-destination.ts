@@ -18,7 +18,7 @@ import { introspectTable, qualified, resolveTableName, type TableName } from './
 import { logicalFromPgTypeName, pgColumnType, pgIncompatibility } from './postgres-column-types.js';
 import { copyLineSql } from './copy-text-sql.js';
 import { columnOf, describePgError, isRowLevelPgError, wrapPgError } from './pg-errors.js';
-import type { PgErrorLike } from '../../postgres-faults.js';
+import type { PgErrorLike } from '../../connections/postgres-faults.js';
 import { countWouldInsert, countWouldUpdate, deleteKeysInRange, deleteWhere, mergeStatement, RN, type MergeSql } from './postgres-dialect.js';
 import { parsePgText } from '../../types/postgres-text-values.js';
 import { pauseForTests } from '../../test-hooks.js';

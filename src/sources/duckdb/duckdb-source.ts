@@ -3,9 +3,9 @@ import { DuckDBInstance, quotedIdentifier, quotedString, type DuckDBConnection }
 import type { Batch, Schema } from '../../types/logical-type.js';
 import type { Model, ReadOptions, Source } from '../source.js';
 import type { DuckdbSourceConfig } from './duckdb-config.js';
-import { describeRelation, streamBatches } from './duckdb-relation.js';
+import { describeRelation, streamBatches } from '../../duckdb/duckdb-relation.js';
 import { ConnectionError } from '../../errors.js';
-import { duckdbInstanceOptions } from './duckdb-memory.js';
+import { duckdbInstanceOptions } from '../../duckdb/duckdb-memory.js';
 
 /** The embedded default: a DuckDB file or in-memory database, with optional setup SQL. */
 export class DuckdbSource implements Source {

@@ -5,7 +5,7 @@ import { DuckdbSource } from '../duckdb/duckdb-source.js';
 import { ConfigError, ModelError } from '../../errors.js';
 import type { FilesSourceConfig } from './files-config.js';
 import { FILES_VIEW, filesViewSql } from './files-view.js';
-import { duckdbInstanceOptions, FILES_AUTO_MEMORY_LIMIT_START_MB } from '../duckdb/duckdb-memory.js';
+import { duckdbInstanceOptions, FILES_AUTO_MEMORY_LIMIT_START_MB } from '../../duckdb/duckdb-memory.js';
 
 /**
  * Parquet, CSV or JSON files read through an in-memory DuckDB. The files appear as one

@@ -1,7 +1,7 @@
 import mysql from 'mysql2';
 import { redact } from '../../config/redact.js';
 import { ConnectionError, ModelError, OutflowError, TransientError } from '../../errors.js';
-import { tlsOptionsFor } from '../postgres/tls-options.js';
+import { tlsOptionsFor } from '../../connections/tls-options.js';
 import type { MysqlSourceConfig } from './mysql-config.js';
 
 /**

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { sslConfig } from '../../destinations/postgres/postgres-config.js';
+import { sslConfig } from '../../connections/ssl-config.js';
 
 export const postgresSourceConfig = z.strictObject({
   type: z.literal('postgres'),

@@ -2,8 +2,8 @@ import pg from 'pg';
 import { redact } from '../../config/redact.js';
 import { ConnectionError, ModelError, OutflowError, TransientError } from '../../errors.js';
 import type { PostgresSourceConfig } from './postgres-config.js';
-import { isPgConnectionSettingsError, isTransientPgError } from '../../postgres-faults.js';
-import { tlsOptionsFor } from './tls-options.js';
+import { isPgConnectionSettingsError, isTransientPgError } from '../../connections/postgres-faults.js';
+import { tlsOptionsFor } from '../../connections/tls-options.js';
 
 /** A small pool for one source: describe and one streaming read at a time need two clients at most. */
 export function createPgPool(config: PostgresSourceConfig, baseDir: string): pg.Pool {

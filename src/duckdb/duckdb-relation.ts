@@ -5,9 +5,9 @@ import {
   type DuckDBConnection,
   type DuckDBValue,
 } from '@duckdb/node-api';
-import type { Batch, Column, LogicalType, Schema, Value } from '../../types/logical-type.js';
-import { logicalFromDuckdb } from '../../types/duckdb-types.js';
-import { SchemaMismatchError } from '../../errors.js';
+import type { Batch, Column, LogicalType, Schema, Value } from '../types/logical-type.js';
+import { logicalFromDuckdb } from '../types/duckdb-types.js';
+import { SchemaMismatchError } from '../errors.js';
 
 /** Columns and logical types of any DuckDB relation, read with DESCRIBE (no rows read). */
 export async function describeRelation(connection: DuckDBConnection, relation: string): Promise<Schema> {

@@ -1,14 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
-import type { z } from 'zod';
-import type { sslConfig } from '../../destinations/postgres/postgres-config.js';
-import { ConfigError } from '../../errors.js';
-
-type SslConfig = z.infer<typeof sslConfig>;
+import type { SslConfig } from './ssl-config.js';
+import { ConfigError } from '../errors.js';
 
 /**
- * libpq's sslmode vocabulary → Node TLS options, shared by the Postgres and MySQL sources.
+ * libpq's sslmode vocabulary → Node TLS options, shared by every network source and destination.
  * `false` means a plain connection; `undefined` leaves the driver's default (and any
  * sslmode in the URL) in charge.
  */
