@@ -4,7 +4,9 @@ import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { quotedString, type DuckDBConnection, type DuckDBDataChunk, type DuckDBResult } from '@duckdb/node-api';
-import { countLines, type EncodedChunk, type RowStream } from '../destinations/destination.js';
+import { countLines, type DelimitedTextEncoding, type EncodedChunk, type RowStream } from '../destinations/destination.js';
+import type { Column } from '../types/logical-type.js';
+import { delimitedLineSql } from '../duckdb/delimited-text-sql.js';
 import { pauseForTests } from '../test-hooks.js';
 
 /** Bytes handed to the destination at a time: big enough to amortise a write, small enough to bound memory. */
@@ -22,16 +24,18 @@ export interface RowStreamOptions {
 }
 
 /**
- * Rows of a workspace table, rendered by DuckDB with the destination's row SQL (one
- * line per row), streamed as ~1 MiB buffers while the destination writes them.
+ * Rows of a workspace table, rendered by DuckDB in the encoding the destination asked for
+ * (one line per row), streamed as ~1 MiB buffers while the destination writes them.
  */
 export function tableRowStream(
   connection: DuckDBConnection,
   table: string,
   count: number,
-  renderRow: (withRn: boolean) => string,
+  columns: Column[],
+  encoding: DelimitedTextEncoding,
   opts: RowStreamOptions = {},
 ): RowStream {
+  const renderRow = (withRn: boolean) => delimitedLineSql(columns, encoding, withRn ? '_rn' : undefined);
   const numbered = async function* (sql: string, params?: bigint[]): AsyncIterable<EncodedChunk> {
     await opts.ensureTable?.();
     yield* streamRenderedLines(connection, sql, params);

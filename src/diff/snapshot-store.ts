@@ -14,6 +14,8 @@ export interface SnapshotMeta {
   summary?: SnapshotSummary;
   /** DuckDB's automatic memory limit the last committed run ended with (see duckdb-memory.ts). */
   memoryLimitMb?: number;
+  /** Commits so far (0: none): a delivery names the version it produces (DeliveryIdentity.snapshotVersion). */
+  version: number;
 }
 
 /**
@@ -42,7 +44,7 @@ export async function attachSnapshot(connection: DuckDBConnection, stateDir: str
   await connection.run(`ATTACH ${quotedString(join(dir, `${pipeline}.duckdb`))} AS ${SNAP} (READ_WRITE)`);
   await connection.run(`CREATE TABLE IF NOT EXISTS ${SNAP}.meta (fingerprint VARCHAR, cursor VARCHAR, updated_at TIMESTAMPTZ)`);
   // Snapshots written before the summary existed gain its columns (NULL: no fast path until the next commit).
-  for (const col of ['row_count BIGINT', 'hash_sum VARCHAR', 'hash_xor VARCHAR', 'memory_limit_mb BIGINT']) {
+  for (const col of ['row_count BIGINT', 'hash_sum VARCHAR', 'hash_xor VARCHAR', 'memory_limit_mb BIGINT', 'version BIGINT']) {
     await connection.run(`ALTER TABLE ${SNAP}.meta ADD COLUMN IF NOT EXISTS ${col}`);
   }
 }
@@ -53,7 +55,7 @@ export async function detachSnapshot(connection: DuckDBConnection): Promise<void
 
 export async function readSnapshotMeta(connection: DuckDBConnection): Promise<SnapshotMeta> {
   const meta = (
-    await connection.runAndReadAll(`SELECT fingerprint, cursor, row_count, hash_sum, hash_xor, memory_limit_mb FROM ${SNAP}.meta LIMIT 1`)
+    await connection.runAndReadAll(`SELECT fingerprint, cursor, row_count, hash_sum, hash_xor, memory_limit_mb, version FROM ${SNAP}.meta LIMIT 1`)
   ).getRowObjects()[0];
   const hasTable = (
     await connection.runAndReadAll(
@@ -71,6 +73,7 @@ export async function readSnapshotMeta(connection: DuckDBConnection): Promise<Sn
     rows: Number(hasTable.n) > 0 ? rows : 0,
     summary: hasSummary ? { rows: Number(meta.row_count), hashSum: String(meta.hash_sum), hashXor: String(meta.hash_xor) } : undefined,
     memoryLimitMb: meta?.memory_limit_mb == null ? undefined : Number(meta.memory_limit_mb),
+    version: meta?.version == null ? 0 : Number(meta.version),
   };
 }
 
@@ -97,6 +100,8 @@ export interface SnapshotCommit {
   /** The automatic DuckDB memory limit this run ended with; undefined when the source sets one. */
   memoryLimitMb?: number;
   keyColumns: Column[];
+  /** The version this commit writes (the stored one + 1). */
+  version: number;
   /**
    * Every sendable model row was delivered (a full sync loaded straight into the target):
    * keys and hashes come from _outflow_mh, and _outflow_delta (never built then) is not read.
@@ -149,10 +154,10 @@ export async function commitSnapshot(connection: DuckDBConnection, c: SnapshotCo
     }
     await connection.run(`DELETE FROM ${SNAP}.meta`);
     await connection.run(
-      `INSERT INTO ${SNAP}.meta (fingerprint, cursor, updated_at, row_count, hash_sum, hash_xor, memory_limit_mb)
-         SELECT $1, $2, now(), count(*), CAST(coalesce(sum(_h::HUGEINT), 0) AS VARCHAR), CAST(coalesce(bit_xor(_h), 0) AS VARCHAR), $3
+      `INSERT INTO ${SNAP}.meta (fingerprint, cursor, updated_at, row_count, hash_sum, hash_xor, memory_limit_mb, version)
+         SELECT $1, $2, now(), count(*), CAST(coalesce(sum(_h::HUGEINT), 0) AS VARCHAR), CAST(coalesce(bit_xor(_h), 0) AS VARCHAR), $3, $4
            FROM ${SNAP}.snapshot`,
-      [c.fingerprint, c.cursor ?? null, c.memoryLimitMb ?? null],
+      [c.fingerprint, c.cursor ?? null, c.memoryLimitMb ?? null, c.version],
     );
     await connection.run('COMMIT');
   } catch (e) {

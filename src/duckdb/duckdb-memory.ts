@@ -1,3 +1,4 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,4 +84,32 @@ export function duckdbMemoryHint(message: string, configured: string | undefined
   return configured
     ? `DuckDB reached source.memory_limit (${configured}); raise it in the pipeline file, or remove it to let outflow raise the limit as needed`
     : `DuckDB needed more than ${AUTO_MEMORY_LIMIT_MAX_MB}MB; set source.memory_limit in the pipeline file`;
+}
+
+/**
+ * The out-of-memory policy, in one place: when `e` is DuckDB running out of memory under
+ * the automatic limit (no `configured` limit), the limit doubles and the new one is
+ * returned, and the caller attempts the run again (not counted as a retry: nothing is
+ * wrong with a connection). Undefined otherwise, or at the maximum.
+ */
+export function raisedMemoryLimitAfter(e: unknown, configured: string | undefined): string | undefined {
+  return !configured && isDuckdbOutOfMemory(e) ? raiseAutoMemoryLimit() : undefined;
+}
+
+/** Starts a connection at the automatic limit an earlier run needed (kept in the snapshot meta). */
+export async function adoptLearnedMemoryLimit(connection: DuckDBConnection, learnedMb: number | undefined, configured: string | undefined): Promise<void> {
+  const learned = !configured && learnedMb ? adoptAutoMemoryLimit(learnedMb) : undefined;
+  if (learned) await connection.run(`SET memory_limit = '${learned}'`);
+}
+
+/** The automatic limit to remember in the snapshot meta; undefined when the source sets one. */
+export function memoryLimitToRemember(configured: string | undefined): number | undefined {
+  return configured ? undefined : autoLimitMb;
+}
+
+/** An error message, shortened and given the setting to change when DuckDB ran out of memory. */
+export function withDuckdbMemoryHint(message: string, configured: string | undefined): string {
+  const hint = duckdbMemoryHint(message, configured);
+  // DuckDB's message goes on for lines of generic advice; its first line and the setting to change are what helps.
+  return hint ? `${message.split('\n')[0]} — ${hint}` : message;
 }

@@ -54,10 +54,10 @@ export function checkTarget(p: Pipeline, plan: ColumnPlan, target: TargetTable, 
       );
       continue;
     }
-    const why = destination.incompatibility(col.type, t);
+    const why = destination.incompatibility?.(col.type, t);
     if (why) problems.push(`column "${col.name}": model type ${formatType(col.type)} does not fit ${tname}.${col.name} (${t.typeName}): ${why}`);
   }
-  const needsUniqueKey = ['insert_new', 'upsert', 'mirror'].includes(p.spec.mode);
+  const needsUniqueKey = destination.capabilities.uniqueKeyModes.includes(p.spec.mode);
   const keySet = [...plan.keys].sort().join(',');
   if (needsUniqueKey && !target.uniqueKeys.some((u) => [...u].sort().join(',') === keySet)) {
     problems.push(

@@ -1,11 +1,8 @@
-import { resolve } from 'node:path';
 import type { Pipeline } from '../config/load-pipeline.js';
 import type { Destination } from '../destinations/destination.js';
+import { createDestination } from '../destinations/create-destination.js';
 import { createSource } from '../sources/create-source.js';
 import type { Source } from '../sources/source.js';
-import { PostgresDestination } from '../destinations/postgres/postgres-destination.js';
-import { connectEmbedded, connectServer } from '../destinations/postgres/pg-session.js';
-import { wrapPgError } from '../destinations/postgres/pg-errors.js';
 import { ConnectionError, OutflowError } from '../errors.js';
 import { redact } from '../config/redact.js';
 
@@ -18,29 +15,16 @@ export async function openSource(p: Pipeline): Promise<Source> {
   }
 }
 
-/** A label naming the destination without secrets: engine, host, database and table. */
-export function destinationLabel(p: Pipeline): string {
-  const d = p.spec.destination;
-  if (d.type === 'pglite') return `pglite ${d.table}`;
-  try {
-    const u = new URL(d.url);
-    return `postgres ${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname} ${d.table}`;
-  } catch {
-    return `postgres ${d.table}`;
-  }
-}
-
 export async function openDestination(p: Pipeline, opts: { isDryRun?: boolean } = {}): Promise<Destination> {
-  const d = p.spec.destination;
-  const label = destinationLabel(p);
-  const common = { table: d.table, pipelineName: p.name, label, isDryRun: opts.isDryRun };
   try {
-    const session =
-      d.type === 'pglite'
-        ? await connectEmbedded(resolve(p.baseDir, d.path))
-        : await connectServer(d, { connectTimeoutMs: p.spec.timeouts.connect, statementTimeoutMs: p.spec.timeouts.statement, label, baseDir: p.baseDir });
-    return new PostgresDestination(session, common);
+    return await createDestination(p.spec.destination, {
+      pipelineName: p.name,
+      baseDir: p.baseDir,
+      isDryRun: opts.isDryRun,
+      timeouts: { connect: p.spec.timeouts.connect, statement: p.spec.timeouts.statement },
+    });
   } catch (e) {
-    throw wrapPgError(`${label}: cannot connect`, e);
+    if (e instanceof OutflowError) throw e;
+    throw new ConnectionError(`destination ${p.spec.destination.type}: ${redact((e as Error).message)}`, { cause: e });
   }
 }

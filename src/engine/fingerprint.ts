@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Pipeline } from '../config/load-pipeline.js';
 import type { ColumnPlan } from './column-plan.js';
 import { formatType } from '../types/logical-type.js';
-import { destinationLabel } from './connect.js';
+import { destinationLabel } from '../destinations/destination-configs.js';
 import { version as duckdbVersion } from '@duckdb/node-api';
 
 /**
@@ -15,7 +15,7 @@ export function snapshotFingerprint(p: Pipeline, plan: ColumnPlan): string {
     v: 1,
     columns: plan.columns.map((c, i) => [plan.modelNames[i], c.name, formatType(c.type)]),
     keys: plan.keys,
-    destination: destinationLabel(p),
+    destination: destinationLabel(p.spec.destination),
     duckdb: duckdbVersion(),
   };
   return createHash('sha256').update(JSON.stringify(basis)).digest('hex').slice(0, 32);

@@ -1,22 +1,26 @@
 import { listValue } from '@duckdb/node-api';
 import type { Pipeline } from '../config/load-pipeline.js';
-import type { Destination, MergePlan, PlannedChanges } from '../destinations/destination.js';
+import { isBulkDestination, type DeliveryIdentity, type Destination, type MergePlan, type PlannedChanges, type RejectedRow } from '../destinations/destination.js';
 import type { Source } from '../sources/source.js';
 import type { Column, Schema, Value } from '../types/logical-type.js';
 import { HistoryStore } from '../state/history-store.js';
-import { CancelledError, ConfigError, LockedError, MassDeleteError, OutflowError, TransientError } from '../errors.js';
+import { CancelledError, ConfigError, LockedError, TransientError } from '../errors.js';
 import { redact } from '../config/redact.js';
 import { openDestination, openSource } from './connect.js';
 import { runActions, type ActionContext } from './actions.js';
 import { checkTarget, planColumns, schemaMismatch, type ColumnPlan } from './column-plan.js';
 import { snapshotFingerprint } from './fingerprint.js';
-import { adoptAutoMemoryLimit, autoMemoryLimitMb, duckdbMemoryHint, isDuckdbOutOfMemory, raiseAutoMemoryLimit } from '../duckdb/duckdb-memory.js';
+import { adoptLearnedMemoryLimit, memoryLimitToRemember, raisedMemoryLimitAfter, withDuckdbMemoryHint } from '../duckdb/duckdb-memory.js';
 import { emptyCounts, type RejectedRowRecord, type RunResult, type StageTiming } from '../state/run-result.js';
 import { openWorkspace, type Workspace } from '../diff/workspace.js';
 import { attachSnapshot, commitSnapshot, detachSnapshot, readSnapshotMeta, type SnapshotMeta } from '../diff/snapshot-store.js';
-import { computeDiff, type DiffInput, ensureDeltaTable, FULL_DELTA_VIEW, invalidRows, keysByRn, readRows } from '../diff/compute-diff.js';
+import { computeDiff, type DiffInput, ensureDeltaTable, invalidRows, keysByRn, readRows } from '../diff/compute-diff.js';
 import { settleRowStreams, tableRowStream } from '../diff/delta-row-stream.js';
-import { nulByteReasonSql } from '../destinations/postgres/copy-text-sql.js';
+import { unstorableReason, unstorableValueSql } from '../duckdb/unstorable-values-sql.js';
+import { columnList } from '../duckdb/duckdb-sql.js';
+import { guardMassDelete } from '../destinations/mass-delete.js';
+import { deliverBulk, stageMirrorKeys } from './deliver-bulk.js';
+import { deliverRecords } from './deliver-records.js';
 import { pauseForTests } from '../test-hooks.js';
 import { backoffDelay, sleep } from './retry.js';
 
@@ -77,9 +81,8 @@ export async function runPipeline(p: Pipeline, opts: RunOptions = {}): Promise<R
           await withRunTimeout(p, opts.signal, runSignal, (signal) => attemptRun(p, result, history, { ...opts, signal }));
           break;
         } catch (e) {
-          // DuckDB out of memory under the automatic limit: try again with twice the limit
-          // (not counted as a retry: nothing is wrong with the connection).
-          const raised = !runSignal.aborted && isDuckdbOutOfMemory(e) && !configuredMemoryLimit(p) ? raiseAutoMemoryLimit() : undefined;
+          // DuckDB out of memory under the automatic limit: try again with a higher limit.
+          const raised = runSignal.aborted ? undefined : raisedMemoryLimitAfter(e, configuredMemoryLimit(p));
           if (raised) {
             result.stages.push({ stage: `again: DuckDB ran out of memory, its memory_limit raised to ${raised}`, ms: 0 });
             attempt--;
@@ -133,10 +136,7 @@ function configuredMemoryLimit(p: Pipeline): string | undefined {
 }
 
 function errorText(e: unknown, p: Pipeline): string {
-  const message = e instanceof Error ? e.message : String(e);
-  const hint = duckdbMemoryHint(message, configuredMemoryLimit(p));
-  // DuckDB's message goes on for lines of generic advice; its first line and the setting to change are what helps.
-  return hint ? `${message.split('\n')[0]} — ${hint}` : message;
+  return withDuckdbMemoryHint(e instanceof Error ? e.message : String(e), configuredMemoryLimit(p));
 }
 
 /** The whole-run timeout (timeouts.run) and external cancellation, as one AbortSignal. */
@@ -232,71 +232,77 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
     });
     const dest = c.destination!;
     const source = c.source!;
-    actx.names = await actionNames(dest);
+    actx.names = await dest.actionNames();
     await timed('before actions', () => runActions(p, 'before', actx));
     const { plan, schema } = await timed('describe', () => describeAndPrepare(p, source, dest, true));
     const prepared = await timed('extract', () => prepareWorkspace(p, source, schema, plan, opts, c));
     const { ws, isFull, fullReason, fingerprint, meta } = prepared;
     result.syncKind = isFull ? 'full' : 'incremental';
     result.fullReason = fullReason;
-    const diff = await timed('diff', () => computeDiff(diffInput(p, prepared, plan)));
+    const diff = await timed('diff', () => computeDiff(diffInput(p, prepared, plan, dest.capabilities.unstorable)));
     Object.assign(result.counts, { read: diff.read, added: diff.added, changed: diff.changed, removed: diff.removed });
     const keyColumns = plan.keys.map((k) => plan.columns.find((col) => col.name === k)!);
+    const unstorable = dest.capabilities.unstorable;
     for (const bad of await invalidRows(ws.connection, keyColumns, MAX_REJECTED_RECORDED)) {
-      result.rejected.push({ key: bad.key, column: bad.column, reason: `column ${bad.column}: text contains a NUL byte, which Postgres cannot store` });
+      result.rejected.push({ key: bad.key, column: bad.column, reason: unstorableReason(bad.column, unstorable) });
     }
     result.counts.rejected = diff.invalid;
-    if (p.spec.mode === 'mirror' && !isFull && !opts.allowMassDelete && meta.rows > 0 && diff.removed / meta.rows > p.spec.max_delete_ratio) {
-      throw new MassDeleteError(
-        `${dest.label}: mirror would delete ${diff.removed} of ${meta.rows} delivered rows (${Math.round((diff.removed / meta.rows) * 1000) / 10}%), more than max_delete_ratio ${p.spec.max_delete_ratio}; nothing was written. If the model really shrank, run again with --allow-mass-delete.`,
-      );
-    }
     const deltaCount = diff.added + diff.changed - diff.invalid;
-    const mergePlan: MergePlan = {
-      mode: p.spec.mode,
-      keys: plan.keys,
-      columns: plan.columns.map((col) => col.name),
-      deletes: p.spec.mode === 'mirror' ? (isFull ? 'absent' : 'keys') : 'none',
-      maxDeleteRatio: p.spec.max_delete_ratio,
-      allowMassDelete: !!opts.allowMassDelete,
-    };
+    const delivery: DeliveryIdentity = { pipeline: p.name, runId: result.runId, snapshotVersion: meta.version + 1, fingerprint };
+    const mergePlan = mergePlanFor(p, plan, isFull, !!opts.allowMassDelete, delivery);
     const needsMerge = deltaCount > 0 || (p.spec.mode === 'mirror' && (isFull || diff.removed > 0)) || p.spec.mode === 'replace';
     // A full sync leaves the rows to send as a view; the numbered table is built only if needed.
     let isWholeModelDelivered = isFull;
     if (!needsMerge) {
       result.counts.unchanged = diff.read - diff.invalid;
-    } else {
-      await pauseForTests('before-stage');
-      const rows = tableRowStream(ws.connection, '_outflow_delta', deltaCount, (withRn) => dest.renderRowSql(plan.columns, withRn ? '_rn' : undefined), {
-        unnumbered: isFull ? FULL_DELTA_VIEW : undefined,
-        ensureTable: () => ensureDeltaTable(ws.connection),
-      });
-      const staged = await timed('stage', () =>
-        dest.stage(plan.columns, progressRows(rows, opts, deltaCount), { mayLoadDirectly: isFull && p.spec.mode !== 'update' }),
+    } else if (isBulkDestination(dest)) {
+      const { merged } = await deliverBulk(
+        dest,
+        {
+          ws,
+          columns: plan.columns,
+          keyColumns,
+          deltaCount,
+          isFull,
+          plan: mergePlan,
+          timed,
+          onStageRows: opts.onProgress && ((rows) => opts.onProgress!({ stage: 'stage', rows, total: deltaCount })),
+        },
+        (st) => recordRejected(ws, keyColumns, st.rejected, result),
       );
-      if (!staged.loadedDirectly) {
-        await ensureDeltaTable(ws.connection);
-        isWholeModelDelivered = false;
-      }
       result.counts.sent = deltaCount;
-      await recordRejected(ws, keyColumns, staged.rejected, result);
-      if (staged.loadedDirectly) {
+      if (!merged) {
         result.counts.inserted = deltaCount;
       } else {
-        if (p.spec.mode === 'mirror') {
-          await timed('stage deletes', async () => {
-            const table = isFull ? `(SELECT * FROM _outflow_delta WHERE _rn IN (SELECT _rn FROM _outflow_rejected))` : '_outflow_removed';
-            await dest.stageKeys(keyColumns, tableRowStream(ws.connection, table, 0, (withRn) => dest.renderRowSql(keyColumns, withRn ? '_rn' : undefined)));
-          });
-        }
-        await pauseForTests('merge');
-        const merged = await timed('merge', () => dest.merge(mergePlan));
+        isWholeModelDelivered = false;
         Object.assign(result.counts, { inserted: merged.inserted, updated: merged.updated, deleted: merged.deleted });
         await recordRejected(ws, keyColumns, merged.rejected, result);
         await recordRejected(ws, keyColumns, merged.rejectedDeletes ?? [], result, 'removed');
         result.counts.unchanged = merged.unchanged;
       }
       result.counts.unchanged += diff.read - diff.invalid - deltaCount;
+    } else {
+      // Record destinations cannot count their target: the guard reads the snapshot, before anything is sent.
+      if (p.spec.mode === 'mirror' && !isFull) {
+        guardMassDelete({ label: dest.label, mode: 'mirror', doomed: diff.removed, total: meta.rows, maxDeleteRatio: mergePlan.maxDeleteRatio, of: 'delivered rows' });
+      }
+      isWholeModelDelivered = false;
+      const written = await timed('write', () =>
+        deliverRecords(dest, {
+          ws,
+          mode: p.spec.mode,
+          columns: plan.columns,
+          keys: plan.keys,
+          delivery,
+          signal: opts.signal,
+          onRows: opts.onProgress && ((rows) => opts.onProgress!({ stage: 'write', rows, total: deltaCount + diff.removed })),
+        }),
+      );
+      result.counts.sent = deltaCount;
+      Object.assign(result.counts, { inserted: written.added, updated: written.changed, deleted: written.removed });
+      await recordRejected(ws, keyColumns, written.rejected, result);
+      await recordRejected(ws, keyColumns, written.rejectedRemoved, result, 'removed');
+      result.counts.unchanged = diff.read - diff.invalid - deltaCount;
     }
     await pauseForTests('snapshot');
     // A model that matches the snapshot leaves it as it is: nothing to record.
@@ -309,7 +315,8 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
           forgetRemoved: p.spec.mode === 'mirror',
           forgetGone: p.spec.mode === 'upsert' || p.spec.mode === 'update',
           fingerprint,
-          memoryLimitMb: configuredMemoryLimit(p) ? undefined : autoMemoryLimitMb(),
+          memoryLimitMb: memoryLimitToRemember(configuredMemoryLimit(p)),
+          version: delivery.snapshotVersion,
           isWholeModelDelivered,
           // With rejected rows the cursor stays put: the next run reads them again.
           cursor: p.spec.incremental ? (result.counts.rejected > 0 ? meta.cursor : diff.maxCursor ?? meta.cursor) : undefined,
@@ -337,11 +344,18 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
   }
 }
 
-async function actionNames(dest: Destination): Promise<ActionContext['names']> {
-  const named = dest as Destination & { stagingTableName?: () => Promise<string>; targetTableName?: () => Promise<string> };
+/**
+ * The one MergePlan of a run (preview asks `plan` with the same). The mass-delete limit is
+ * dropped by --allow-mass-delete; the destination enforces it inside its merge.
+ */
+function mergePlanFor(p: Pipeline, plan: ColumnPlan, isFull: boolean, allowMassDelete: boolean, delivery: DeliveryIdentity): MergePlan {
   return {
-    staging_table: named.stagingTableName ? await named.stagingTableName() : undefined,
-    target_table: named.targetTableName ? await named.targetTableName() : undefined,
+    mode: p.spec.mode,
+    keys: plan.keys,
+    columns: plan.columns.map((col) => col.name),
+    deletes: p.spec.mode === 'mirror' ? (isFull ? 'absent' : 'keys') : 'none',
+    maxDeleteRatio: allowMassDelete ? undefined : p.spec.max_delete_ratio,
+    delivery,
   };
 }
 
@@ -352,17 +366,22 @@ export async function describeAndPrepare(
   dest: Destination,
   mayCreate: boolean,
 ): Promise<{ plan: ColumnPlan; schema: Awaited<ReturnType<Source['describe']>>; targetExists: boolean; problems: string[] }> {
-  if (!dest.capabilities.modes.includes(p.spec.mode)) {
-    throw new ConfigError(`${p.file.split('/').pop()}: mode: ${dest.kind} supports ${dest.capabilities.modes.join(', ')}; got ${p.spec.mode}`);
+  const modes = dest.capabilities.modes;
+  if (!modes.includes(p.spec.mode)) {
+    throw new ConfigError(
+      `${p.file.split('/').pop()}: mode: destination ${dest.kind} does not offer mode ${p.spec.mode}; it offers ${modes.join(', ')}`,
+    );
   }
   const schema = await source.describe(p.spec.model);
   const plan = planColumns(p, schema);
+  // A destination with no table to describe (an API) has nothing to check or create.
+  if (!dest.describe) return { plan, schema, targetExists: true, problems: [] };
   const target = await dest.describe();
   if (!target) {
     if (!p.spec.destination.create_table) {
       throw schemaMismatch([`table ${p.spec.destination.table} does not exist and destination.create_table is false`], dest.label);
     }
-    if (mayCreate) await dest.createTable(plan.columns, plan.keys);
+    if (mayCreate) await dest.createTable?.(plan.columns, plan.keys);
     return { plan, schema, targetExists: false, problems: [] };
   }
   const problems = checkTarget(p, plan, target, dest);
@@ -372,7 +391,7 @@ export async function describeAndPrepare(
 
 async function prepareWorkspace(p: Pipeline, source: Source, schema: Schema, plan: ColumnPlan, opts: RunOptions, c: Connected) {
   const fingerprint = snapshotFingerprint(p, plan);
-  let meta: SnapshotMeta = { rows: 0 };
+  let meta: SnapshotMeta = { rows: 0, version: 0 };
   let extracted = 0;
   let fullReason: string | undefined;
   const ws = await openWorkspace(source, p.spec.model, schema, {
@@ -386,8 +405,7 @@ async function prepareWorkspace(p: Pipeline, source: Source, schema: Schema, pla
       c.snapshotAttached = true;
       meta = await readSnapshotMeta(connection);
       // An earlier run needed more DuckDB memory than the automatic start: begin there.
-      const learned = !configuredMemoryLimit(p) && meta.memoryLimitMb ? adoptAutoMemoryLimit(meta.memoryLimitMb) : undefined;
-      if (learned) await connection.run(`SET memory_limit = '${learned}'`);
+      await adoptLearnedMemoryLimit(connection, meta.memoryLimitMb, configuredMemoryLimit(p));
       if (opts.full) fullReason = '--full was given';
       else if (p.spec.mode === 'replace') fullReason = 'replace sends the whole model every run';
       else if (!meta.fingerprint) fullReason = 'first run: no snapshot yet';
@@ -400,7 +418,7 @@ async function prepareWorkspace(p: Pipeline, source: Source, schema: Schema, pla
   return { ws, isFull: fullReason !== undefined, fullReason, fingerprint, meta };
 }
 
-function diffInput(p: Pipeline, prepared: Awaited<ReturnType<typeof prepareWorkspace>>, plan: ColumnPlan): DiffInput {
+function diffInput(p: Pipeline, prepared: Awaited<ReturnType<typeof prepareWorkspace>>, plan: ColumnPlan, unstorable: Destination['capabilities']['unstorable']): DiffInput {
   const { ws, isFull, meta } = prepared;
   return {
     connection: ws.connection,
@@ -411,7 +429,7 @@ function diffInput(p: Pipeline, prepared: Awaited<ReturnType<typeof prepareWorks
     mode: p.spec.mode,
     isFull,
     cursor: p.spec.incremental ? { column: p.spec.incremental.cursor, after: isFull ? undefined : meta.cursor } : undefined,
-    badValueSql: nulByteReasonSql(plan.columns),
+    badValueSql: unstorableValueSql(plan.columns, unstorable),
     snapshotRows: meta.rows,
     snapshotSummary: meta.summary,
   };
@@ -421,7 +439,7 @@ function diffInput(p: Pipeline, prepared: Awaited<ReturnType<typeof prepareWorks
 async function recordRejected(
   ws: Workspace,
   keyColumns: Column[],
-  rejected: { rn: number; column?: string; reason: string }[],
+  rejected: RejectedRow[],
   result: RunResult,
   of: 'delta' | 'removed' = 'delta',
 ) {
@@ -438,20 +456,6 @@ async function recordRejected(
 
 function listOf(ns: number[]) {
   return listValue(ns.map((n) => BigInt(n)));
-}
-
-function progressRows<T extends { all: (w: boolean) => AsyncIterable<{ rows: number; bytes: Buffer }> }>(rows: T, opts: RunOptions, total: number): T {
-  if (!opts.onProgress) return rows;
-  const wrap = (it: AsyncIterable<{ rows: number; bytes: Buffer }>) =>
-    (async function* () {
-      let done = 0;
-      for await (const c of it) {
-        yield c;
-        done += c.rows;
-        opts.onProgress!({ stage: 'stage', rows: done, total });
-      }
-    })();
-  return { ...rows, all: (w: boolean) => wrap(rows.all(w)) };
 }
 
 export interface PreviewResult {
@@ -479,32 +483,23 @@ export async function previewPipeline(p: Pipeline, opts: { full?: boolean; sampl
     const { plan, schema, targetExists, problems } = await describeAndPrepare(p, c.source, dest, false);
     const prepared = await prepareWorkspace(p, c.source, schema, plan, opts, c);
     const { ws, isFull, fullReason, meta } = prepared;
-    const diff = await computeDiff(diffInput(p, prepared, plan));
+    const diff = await computeDiff(diffInput(p, prepared, plan, dest.capabilities.unstorable));
     await ensureDeltaTable(ws.connection); // samples and staging read numbered rows
     const keyColumns = plan.keys.map((k) => plan.columns.find((col) => col.name === k)!);
-    const sample = (where: string) =>
-      readRows(ws.connection, `SELECT ${plan.columns.map((col) => `"${col.name.replace(/"/g, '""')}"`).join(', ')} FROM _outflow_delta WHERE ${where} ORDER BY _rn LIMIT ${n}`, plan.columns);
+    const names = plan.columns.map((col) => col.name);
+    const sample = (where: string) => readRows(ws.connection, `SELECT ${columnList(names)} FROM _outflow_delta WHERE ${where} ORDER BY _rn LIMIT ${n}`, plan.columns);
     const samples = {
       added: await sample('_added'),
       changed: await sample('NOT _added'),
-      removed: await readRows(ws.connection, `SELECT ${keyColumns.map((k) => `"${k.name.replace(/"/g, '""')}"`).join(', ')} FROM _outflow_removed LIMIT ${n}`, keyColumns),
+      removed: await readRows(ws.connection, `SELECT ${columnList(plan.keys)} FROM _outflow_removed LIMIT ${n}`, keyColumns),
     };
     let planned: PlannedChanges | undefined;
-    if (targetExists && problems.length === 0) {
+    // Only a bulk destination can say what a merge would do without doing it.
+    if (isBulkDestination(dest) && targetExists && problems.length === 0) {
       const deltaCount = diff.added + diff.changed - diff.invalid;
-      const rows = tableRowStream(ws.connection, '_outflow_delta', deltaCount, (withRn) => dest.renderRowSql(plan.columns, withRn ? '_rn' : undefined));
-      await dest.stage(plan.columns, rows, { mayLoadDirectly: false });
-      if (p.spec.mode === 'mirror') {
-        await dest.stageKeys(keyColumns, tableRowStream(ws.connection, '_outflow_removed', 0, (w) => dest.renderRowSql(keyColumns, w ? '_rn' : undefined)));
-      }
-      planned = await dest.plan({
-        mode: p.spec.mode,
-        keys: plan.keys,
-        columns: plan.columns.map((col) => col.name),
-        deletes: p.spec.mode === 'mirror' ? (isFull ? 'absent' : 'keys') : 'none',
-        maxDeleteRatio: p.spec.max_delete_ratio,
-        allowMassDelete: false,
-      });
+      await dest.stage(plan.columns, tableRowStream(ws.connection, '_outflow_delta', deltaCount, plan.columns, dest.encoding), { mayLoadDirectly: false });
+      if (p.spec.mode === 'mirror') await stageMirrorKeys(dest, ws, keyColumns, false);
+      planned = await dest.plan(mergePlanFor(p, plan, isFull, false, { pipeline: p.name, runId: 0, snapshotVersion: meta.version + 1, fingerprint: prepared.fingerprint }));
     }
     return {
       pipeline: p.name,

@@ -6,7 +6,7 @@ import { planColumns } from './column-plan.js';
 import { openWorkspace } from '../diff/workspace.js';
 import { loadBatchesIntoDuckdb } from '../diff/model-loader.js';
 import { readRows } from '../diff/compute-diff.js';
-import { SchemaMismatchError } from '../errors.js';
+import { OutflowError, SchemaMismatchError } from '../errors.js';
 
 export interface VerifyResult {
   pipeline: string;
@@ -37,8 +37,13 @@ export async function verifyPipeline(p: Pipeline, opts: { sampleSize?: number } 
   try {
     const schema = await source.describe(p.spec.model);
     const plan = planColumns(p, schema);
-    const target = await dest.describe();
-    if (!target) throw new SchemaMismatchError(`${dest.label}: the table does not exist`);
+    if (!dest.capabilities.readBack || !dest.readBack) {
+      throw new OutflowError(
+        `${dest.label}: verify cannot check this destination: ${dest.kind} cannot be read back (its capabilities say readBack: false), so there is nothing to compare the model with`,
+      );
+    }
+    const target = dest.describe ? await dest.describe() : undefined;
+    if (dest.describe && !target) throw new SchemaMismatchError(`${dest.label}: the table does not exist`);
     ws = await openWorkspace(source, p.spec.model, schema, { stateDir: p.stateDir, batchSize: p.spec.batch_size });
     const c = ws.connection;
     const q = quotedIdentifier;

@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import { redactValue } from '../config/redact.js';
-import { destinationLabel } from '../engine/connect.js';
+import { destinationLabel } from '../destinations/destination-configs.js';
 import type { CatalogEntry } from './pipeline-catalog.js';
 import { scheduleOf, type ScheduleInfo } from './scheduler.js';
 import { webhookLabel } from './alerts.js';
@@ -33,7 +33,7 @@ export function summarizePipeline(e: CatalogEntry): PipelineSummary {
     valid: true,
     description: spec.description,
     source: { type: spec.source.type, model },
-    destination: destinationLabel(e.pipeline),
+    destination: destinationLabel(e.pipeline.spec.destination),
     mode: spec.mode,
     primaryKey: spec.primary_key,
     actions: {

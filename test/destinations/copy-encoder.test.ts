@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import pg from 'pg';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { copyLineSql } from '../../src/destinations/postgres/copy-text-sql.js';
+import { COPY_TEXT } from '../../src/destinations/postgres/postgres-destination.js';
 import { connectServer, type PgSession } from '../../src/destinations/postgres/pg-session.js';
 import { tableRowStream } from '../../src/diff/delta-row-stream.js';
 import { loadPipeline } from '../../src/config/load-pipeline.js';
@@ -229,7 +229,7 @@ describe('COPY text encoder, round-tripped through Postgres COPY', () => {
           { name: 'id', type: t('int32'), nullable: false },
           { name: 'v', type: g.logical, nullable: true },
         ];
-        const rows = tableRowStream(c, duckTable, g.cases.length, () => copyLineSql(columns));
+        const rows = tableRowStream(c, duckTable, g.cases.length, columns, COPY_TEXT);
         let sent = 0;
         await session.copyFrom(
           `COPY ${pgTable} (id, v) FROM STDIN`,
@@ -268,7 +268,7 @@ describe('COPY text encoder, round-tripped through Postgres COPY', () => {
       { name: 'id', type: t('int64'), nullable: false },
       { name: 'v', type: t('text'), nullable: true },
     ];
-    const rows = tableRowStream(c, 'enc_reuse', 200_000, () => copyLineSql(columns));
+    const rows = tableRowStream(c, 'enc_reuse', 200_000, columns, COPY_TEXT);
     const buffers = new Set<ArrayBufferLike>();
     let chunks = 0;
     let released = 0;
@@ -301,7 +301,7 @@ describe('COPY text encoder, round-tripped through Postgres COPY', () => {
       { name: 'id', type: t('int64'), nullable: false },
       { name: 'v', type: t('text'), nullable: true },
     ];
-    const rows = tableRowStream(c, 'enc_bad', 200_000, () => copyLineSql(columns));
+    const rows = tableRowStream(c, 'enc_bad', 200_000, columns, COPY_TEXT);
     await expect(session.copyFrom(`COPY ${pgTable} (id, v) FROM STDIN`, (async function* () {
       for await (const chunk of rows.all(false)) yield chunk.bytes;
     })())).rejects.toThrow(/invalid input syntax for type integer/);

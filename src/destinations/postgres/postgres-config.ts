@@ -26,3 +26,17 @@ export const pgliteDestinationConfig = z.strictObject({
 
 export type PostgresDestinationConfig = z.infer<typeof postgresDestinationConfig>;
 export type PgliteDestinationConfig = z.infer<typeof pgliteDestinationConfig>;
+
+/**
+ * Names the target without secrets: engine, host, port, database and table. The snapshot
+ * fingerprint includes it, so it must not change for an existing pipeline.
+ */
+export function postgresDestinationLabel(d: PostgresDestinationConfig | PgliteDestinationConfig): string {
+  if (d.type === 'pglite') return `pglite ${d.table}`;
+  try {
+    const u = new URL(d.url);
+    return `postgres ${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname} ${d.table}`;
+  } catch {
+    return `postgres ${d.table}`;
+  }
+}

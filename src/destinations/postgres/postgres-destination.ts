@@ -1,6 +1,9 @@
 import type { Batch, Column, LogicalType, Value } from '../../types/logical-type.js';
+import { resolve } from 'node:path';
 import type {
-  Destination,
+  ActionNames,
+  BulkDestination,
+  DelimitedTextEncoding,
   DestinationCapabilities,
   MergePlan,
   MergeResult,
@@ -12,11 +15,13 @@ import type {
   TargetTable,
 } from '../destination.js';
 import { SYNC_MODES } from '../../config/pipeline-schema.js';
-import { MassDeleteError, OutflowError } from '../../errors.js';
-import type { PgSession } from './pg-session.js';
+import { OutflowError } from '../../errors.js';
+import { connectEmbedded, connectServer, type PgSession } from './pg-session.js';
+import type { PgliteDestinationConfig, PostgresDestinationConfig } from './postgres-config.js';
+import type { DestinationContext } from '../create-destination.js';
+import { guardMassDelete } from '../mass-delete.js';
 import { introspectTable, qualified, resolveTableName, type TableName } from './postgres-introspector.js';
 import { logicalFromPgTypeName, pgColumnType, pgIncompatibility } from './postgres-column-types.js';
-import { copyLineSql } from './copy-text-sql.js';
 import { columnOf, describePgError, isRowLevelPgError, wrapPgError } from './pg-errors.js';
 import type { PgErrorLike } from '../../connections/postgres-faults.js';
 import { countWouldInsert, countWouldUpdate, deleteKeysInRange, deleteWhere, mergeStatement, RN, type MergeSql } from './postgres-dialect.js';
@@ -35,9 +40,35 @@ export interface PostgresDestinationOptions {
 /** Identifier length limit of Postgres (NAMEDATALEN - 1). */
 const MAX_IDENT = 63;
 
-export class PostgresDestination implements Destination {
+/** Opens a Postgres server or PGlite data directory (create-destination.ts's registry line). */
+export async function openPostgresDestination(config: PostgresDestinationConfig | PgliteDestinationConfig, ctx: DestinationContext): Promise<PostgresDestination> {
+  const { label } = ctx;
+  try {
+    const session =
+      config.type === 'pglite'
+        ? await connectEmbedded(resolve(ctx.baseDir, config.path))
+        : await connectServer(config, { connectTimeoutMs: ctx.timeouts.connect, statementTimeoutMs: ctx.timeouts.statement, label, baseDir: ctx.baseDir });
+    return new PostgresDestination(session, { table: config.table, pipelineName: ctx.pipelineName, label, isDryRun: ctx.isDryRun });
+  } catch (e) {
+    throw wrapPgError(`${label}: cannot connect`, e);
+  }
+}
+
+/** COPY text: booleans t/f, bytea as \x hex, timestamptz with its offset, BC dates as Postgres writes them, array literals. */
+export const COPY_TEXT: DelimitedTextEncoding = { format: 'delimited-text', bool: 'tf', bytes: 'pg-hex', timestamptz: 'offset', dates: 'bc-suffix', arrays: 'pg-literal' };
+
+export class PostgresDestination implements BulkDestination {
   readonly kind = 'postgres';
-  readonly capabilities: DestinationCapabilities = { modes: SYNC_MODES, transactions: true, readBack: true };
+  readonly capabilities: DestinationCapabilities & { shape: 'bulk' } = {
+    shape: 'bulk',
+    modes: SYNC_MODES,
+    transactions: true,
+    readBack: true,
+    // ON CONFLICT needs a unique index on the key; NOT EXISTS (insert_new) and the key-table delete (mirror) rely on it too.
+    uniqueKeyModes: ['insert_new', 'upsert', 'mirror'],
+    unstorable: { nulInText: 'text contains a NUL byte, which Postgres cannot store' },
+  };
+  readonly encoding = COPY_TEXT;
   readonly label: string;
   private table?: TableName;
   private target?: TargetTable;
@@ -84,10 +115,6 @@ export class PostgresDestination implements Destination {
     await this.session.query(`CREATE SCHEMA IF NOT EXISTS ${this.q(t.schema)}`);
     await this.session.query(`CREATE TABLE ${qualified(this.session, t)} (${defs.join(', ')})`);
     await this.describe();
-  }
-
-  renderRowSql(columns: Column[], rnColumn?: string): string {
-    return copyLineSql(columns, rnColumn);
   }
 
   private async createHelperTable(name: string, columns: string[]): Promise<void> {
@@ -232,18 +259,13 @@ export class PostgresDestination implements Destination {
   }
 
   private async guardDeletes(s: MergeSql, plan: MergePlan, kind: 'keys' | 'absent'): Promise<void> {
-    if (plan.allowMassDelete) return;
+    if (plan.maxDeleteRatio === undefined) return;
     const total = Number((await this.session.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${s.target}`)).rows[0].n);
     if (total === 0) return;
     const doomed = Number(
       (await this.session.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${s.target} AS t WHERE ${deleteWhere(kind, s)}`)).rows[0].n,
     );
-    if (doomed / total > plan.maxDeleteRatio) {
-      throw new MassDeleteError(
-        `${this.label}: ${plan.mode} would delete ${doomed} of ${total} rows (${pct(doomed / total)}), more than max_delete_ratio ${pct(plan.maxDeleteRatio)}; nothing was written. ` +
-          `If the model really shrank, run again with --allow-mass-delete.`,
-      );
-    }
+    guardMassDelete({ label: this.label, mode: plan.mode, doomed, total, maxDeleteRatio: plan.maxDeleteRatio });
   }
 
   /** Deletes the keys in a range of the key table; refused deletes are isolated like merge rows. */
@@ -337,14 +359,10 @@ export class PostgresDestination implements Destination {
     }
   }
 
-  /** The staging table's name, for actions such as "truncate the staging table when the run fails". */
-  async stagingTableName(): Promise<string> {
-    await this.tableName();
-    return this.helperTable('stage');
-  }
-
-  async targetTableName(): Promise<string> {
-    return qualified(this.session, await this.tableName());
+  /** Names for actions such as "truncate the staging table when the run fails", quoted for Postgres. */
+  async actionNames(): Promise<ActionNames> {
+    const t = await this.tableName();
+    return { staging_table: this.helperTable('stage'), target_table: qualified(this.session, t) };
   }
 
   async countRows(): Promise<number> {
@@ -381,10 +399,6 @@ export class PostgresDestination implements Destination {
   async close(): Promise<void> {
     await this.session.close();
   }
-}
-
-function pct(x: number): string {
-  return `${Math.round(x * 1000) / 10}%`;
 }
 
 /** The 1-based line of the COPY data a row-level error is about (`COPY t, line 12, column x`). */
