@@ -8,7 +8,8 @@ import { writeFileSync } from 'node:fs';
  * Points, in run order: 'before-stage', 'copy' (inside the staging COPY, after its first
  * chunk went out), 'merge' (before the merge transaction), 'merge-commit' (inside the
  * merge transaction, just before COMMIT), 'snapshot' (after the merge committed, before
- * the snapshot is saved).
+ * the snapshot is saved). Record destinations: 'write' (after the first batch was
+ * delivered, before the rest and the snapshot).
  */
 export async function pauseForTests(point: string): Promise<void> {
   if (process.env.OUTFLOW_TEST_PAUSE_AT !== point) return;

@@ -1,4 +1,4 @@
-import { quotedIdentifier, quotedString } from '@duckdb/node-api';
+import { quotedIdentifier } from '@duckdb/node-api';
 import type { Column, LogicalType } from '../types/logical-type.js';
 import type { DelimitedTextEncoding } from '../destinations/destination.js';
 
