@@ -152,6 +152,8 @@ export async function commitSnapshot(connection: DuckDBConnection, c: SnapshotCo
         await connection.run(`ALTER TABLE ${SNAP}.snapshot_next RENAME TO snapshot`);
       }
     }
+    // This run's refused keys replace the last run's: the next run tells a retry from a new row by them.
+    await connection.run(`CREATE OR REPLACE TABLE ${SNAP}.rejected AS ${rejectedKeysSql(c.keys, !!c.isWholeModelDelivered)}`);
     await connection.run(`DELETE FROM ${SNAP}.meta`);
     await connection.run(
       `INSERT INTO ${SNAP}.meta (fingerprint, cursor, updated_at, row_count, hash_sum, hash_xor, memory_limit_mb, version)
@@ -164,4 +166,53 @@ export async function commitSnapshot(connection: DuckDBConnection, c: SnapshotCo
     await connection.run('ROLLBACK').catch(() => undefined);
     throw e;
   }
+}
+
+/**
+ * Keys of this run's refused rows: those the destination rejected (numbered in
+ * _outflow_rejected) and those refused before sending (_bad in _outflow_d). When the whole
+ * model was loaded directly, nothing was rejected by the destination.
+ */
+function rejectedKeysSql(keys: string[], isWholeModelDelivered: boolean): string {
+  const keyList = keys.map(quotedIdentifier).join(', ');
+  const refusedBefore = `SELECT ${keyList} FROM _outflow_d WHERE _bad IS NOT NULL`;
+  if (isWholeModelDelivered) return refusedBefore;
+  return `${refusedBefore} UNION ALL SELECT ${keyList} FROM _outflow_delta WHERE _rn IN (SELECT _rn FROM _outflow_rejected)`;
+}
+
+async function hasRejectedTable(connection: DuckDBConnection): Promise<boolean> {
+  const r = await connection.runAndReadAll(
+    `SELECT count(*) AS n FROM duckdb_tables() WHERE database_name = ${quotedString(SNAP)} AND table_name = 'rejected'`,
+  );
+  return Number(r.getRowObjects()[0].n) > 0;
+}
+
+function keyMatch(keys: string[], a: string, b: string): string {
+  return keys.map((k) => `${a}.${quotedIdentifier(k)} = ${b}.${quotedIdentifier(k)}`).join(' AND ');
+}
+
+/**
+ * Rows of this run's delta that the last committed run refused: retries, not new rows or
+ * changes. Read after the diff, before the snapshot commit replaces the refused keys.
+ */
+export async function countRetries(connection: DuckDBConnection, keys: string[]): Promise<{ added: number; changed: number }> {
+  if (!(await hasRejectedTable(connection))) return { added: 0, changed: 0 };
+  const row = (
+    await connection.runAndReadAll(
+      `SELECT count(*) FILTER (WHERE d._added) AS added, count(*) FILTER (WHERE NOT d._added) AS changed
+         FROM _outflow_d AS d SEMI JOIN ${SNAP}.rejected AS r ON ${keyMatch(keys, 'd', 'r')}`,
+    )
+  ).getRowObjects()[0];
+  return { added: Number(row.added), changed: Number(row.changed) };
+}
+
+/** Rows refused by this run that the last committed run had refused too. */
+export async function countStillRejected(connection: DuckDBConnection, keys: string[], isWholeModelDelivered: boolean): Promise<number> {
+  if (!(await hasRejectedTable(connection))) return 0;
+  const row = (
+    await connection.runAndReadAll(
+      `SELECT count(*) AS n FROM (${rejectedKeysSql(keys, isWholeModelDelivered)}) AS x SEMI JOIN ${SNAP}.rejected AS r ON ${keyMatch(keys, 'x', 'r')}`,
+    )
+  ).getRowObjects()[0];
+  return Number(row.n);
 }

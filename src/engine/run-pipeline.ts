@@ -13,7 +13,7 @@ import { snapshotFingerprint } from './fingerprint.js';
 import { adoptLearnedMemoryLimit, memoryLimitToRemember, raisedMemoryLimitAfter, withDuckdbMemoryHint } from '../duckdb/duckdb-memory.js';
 import { emptyCounts, type RejectedRowRecord, type RunResult, type StageTiming } from '../state/run-result.js';
 import { openWorkspace, type Workspace } from '../diff/workspace.js';
-import { attachSnapshot, commitSnapshot, detachSnapshot, readSnapshotMeta, type SnapshotMeta } from '../diff/snapshot-store.js';
+import { attachSnapshot, commitSnapshot, countRetries, countStillRejected, detachSnapshot, readSnapshotMeta, type SnapshotMeta } from '../diff/snapshot-store.js';
 import { computeDiff, type DiffInput, ensureDeltaTable, invalidRows, keysByRn, readRows } from '../diff/compute-diff.js';
 import { settleRowStreams, tableRowStream } from '../diff/delta-row-stream.js';
 import { unstorableReason, unstorableValueSql } from '../duckdb/unstorable-values-sql.js';
@@ -241,6 +241,12 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
     result.fullReason = fullReason;
     const diff = await timed('diff', () => computeDiff(diffInput(p, prepared, plan, dest.capabilities.unstorable)));
     Object.assign(result.counts, { read: diff.read, added: diff.added, changed: diff.changed, removed: diff.removed });
+    if (!diff.matchesSnapshot) {
+      const retries = await countRetries(ws.connection, plan.keys);
+      result.counts.retried = retries.added + retries.changed;
+      result.counts.added -= retries.added;
+      result.counts.changed -= retries.changed;
+    }
     const keyColumns = plan.keys.map((k) => plan.columns.find((col) => col.name === k)!);
     const unstorable = dest.capabilities.unstorable;
     for (const bad of await invalidRows(ws.connection, keyColumns, MAX_REJECTED_RECORDED)) {
@@ -307,6 +313,7 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
     await pauseForTests('snapshot');
     // A model that matches the snapshot leaves it as it is: nothing to record.
     if (!diff.matchesSnapshot) {
+      result.counts.stillRejected = await countStillRejected(ws.connection, plan.keys, isWholeModelDelivered);
       await timed('snapshot', () =>
         commitSnapshot(ws.connection, {
           isFull,

@@ -17,6 +17,10 @@ export interface RowCounts {
   deleted: number;
   unchanged: number;
   rejected: number;
+  /** Of added + changed: rows the last run refused, sent again (not counted as added or changed). */
+  retried: number;
+  /** Of rejected: rows the last run refused too. */
+  stillRejected: number;
 }
 
 export interface StageTiming {
@@ -51,5 +55,5 @@ export interface RunResult {
 }
 
 export function emptyCounts(): RowCounts {
-  return { read: 0, added: 0, changed: 0, removed: 0, sent: 0, inserted: 0, updated: 0, deleted: 0, unchanged: 0, rejected: 0 };
+  return { read: 0, added: 0, changed: 0, removed: 0, sent: 0, inserted: 0, updated: 0, deleted: 0, unchanged: 0, rejected: 0, retried: 0, stillRejected: 0 };
 }
