@@ -1,7 +1,9 @@
 import { ConfigError } from '../errors.js';
 import { registerSecret, registerUrlSecrets } from './redact.js';
 
-const SECRET_FIELD = /(url|password|passwd|token|secret|credentials|key_file|dsn)$/i;
+export const SECRET_FIELD = /(url|password|passwd|token|secret|credentials|key_file|dsn|webhook)$/i;
+/** Fields holding a URL whose path is itself a secret (Slack-style hooks carry their token in it). */
+const WEBHOOK_FIELD = /webhook$/i;
 const REFERENCE = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
 /**
@@ -28,6 +30,8 @@ export function substituteEnv(
       return value;
     });
     if (isSecretField) registerUrlSecrets(out);
+    // The whole webhook URL, written literally or substituted, never shows in a log or error.
+    if (WEBHOOK_FIELD.test(String(path[path.length - 1] ?? ''))) registerSecret(out);
     return out;
   }
   if (Array.isArray(node)) return node.map((v, i) => substituteEnv(v, env, file, [...path, i]));

@@ -2,7 +2,9 @@ import type { HistoryStores } from './history-stores.js';
 import type { CatalogEntry } from './pipeline-catalog.js';
 import type { RunManager } from './run-manager.js';
 
-const ROW_KINDS = ['read', 'added', 'changed', 'removed', 'sent', 'inserted', 'updated', 'deleted', 'unchanged', 'rejected'] as const;
+const ROW_KINDS = ['read', 'added', 'changed', 'removed', 'sent', 'inserted', 'updated', 'deleted', 'unchanged', 'rejected', 'retried', 'stillRejected'] as const;
+/** Prometheus label values are snake_case. */
+const KIND_LABEL: Record<(typeof ROW_KINDS)[number], string> = { ...Object.fromEntries(ROW_KINDS.map((k) => [k, k])), stillRejected: 'still_rejected' } as Record<(typeof ROW_KINDS)[number], string>;
 
 /**
  * /metrics in the Prometheus text format (version 0.0.4). Counters are read from the run
@@ -11,8 +13,8 @@ const ROW_KINDS = ['read', 'added', 'changed', 'removed', 'sent', 'inserted', 'u
 export function renderMetrics(entries: CatalogEntry[], manager: RunManager, stores: HistoryStores): string {
   const families = {
     runs: family('outflow_runs_total', 'counter', 'Runs recorded in the history, by final status.'),
-    rows: family('outflow_rows_total', 'counter', 'Rows over all runs, by kind (read, added, changed, removed, sent, inserted, updated, deleted, unchanged, rejected).'),
-    rejected: family('outflow_rejected_rows_total', 'counter', 'Rows the destination refused, over all runs.'),
+    rows: family('outflow_rows_total', 'counter', 'Rows over all runs, by kind (read, added, changed, removed, sent, inserted, updated, deleted, unchanged, rejected, retried, still_rejected).'),
+    rejected: family('outflow_rejected_rows_total', 'counter', 'Rows the destination refused, over all runs; a row refused again on a retry is not counted twice.'),
     duration: family('outflow_run_duration_seconds', 'summary', 'Run duration over finished runs.'),
     lastDuration: family('outflow_last_run_duration_seconds', 'gauge', 'Duration of the most recent finished run.'),
     lastRun: family('outflow_last_run_timestamp_seconds', 'gauge', 'Start time of the most recent run (Unix seconds).'),
@@ -33,13 +35,13 @@ export function renderMetrics(entries: CatalogEntry[], manager: RunManager, stor
     for (const t of history.runTotals(e.name)) {
       families.runs.add({ ...pipeline, status: t.status }, t.runs);
       for (const k of ROW_KINDS) rows[k] += Number(t.counts[k] ?? 0);
-      rejected += Number(t.counts.rejected ?? 0);
+      rejected += Number(t.counts.rejected ?? 0) - Number(t.counts.stillRejected ?? 0);
       if (t.status !== 'running' && t.status !== 'skipped') {
         durationSum += t.durationMs / 1000;
         finished += t.runs;
       }
     }
-    for (const k of ROW_KINDS) families.rows.add({ ...pipeline, kind: k }, rows[k]);
+    for (const k of ROW_KINDS) families.rows.add({ ...pipeline, kind: KIND_LABEL[k] }, rows[k]);
     families.rejected.add(pipeline, rejected);
     families.duration.addRaw(`outflow_run_duration_seconds_sum${labels(pipeline)} ${durationSum}`);
     families.duration.addRaw(`outflow_run_duration_seconds_count${labels(pipeline)} ${finished}`);

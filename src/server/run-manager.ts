@@ -19,21 +19,28 @@ export interface ActiveRun {
   total?: number;
 }
 
-/** What the live-status stream (/api/events) carries. */
+/**
+ * What the live-status stream (/api/events) carries and each run's event log keeps. Every
+ * event names its run; run.started comes before any progress; run.finished has the counts.
+ */
 export interface RunEvent {
   type: 'run.started' | 'run.progress' | 'run.finished' | 'run.skipped';
+  time: string;
   pipeline: string;
-  runId?: number;
+  runId: number;
   status?: RunStatus;
   stage?: string;
   rows?: number;
   total?: number;
+  counts?: RunResult['counts'];
   error?: string;
 }
 
 export type TriggerOutcome =
   | { kind: 'started'; runId: number }
   | { kind: 'running'; runId?: number; message: string }
+  /** Another process (an `outflow run`) holds the lock: refused, nothing recorded. */
+  | { kind: 'elsewhere'; message: string }
   | { kind: 'stopping'; message: string };
 
 export interface RunManagerOptions {
@@ -77,54 +84,82 @@ export class RunManager extends EventEmitter<{ event: [RunEvent] }> {
     if (current && trigger === 'api') {
       return { kind: 'running', runId: current.runId, message: `pipeline ${p.name} is already running (run ${current.runId})` };
     }
+    if (trigger === 'api') {
+      // A click is refused up front when another process runs the pipeline, so it is not
+      // recorded as a skipped run (a due schedule is: the history shows every due time).
+      const holder = withHistory(p, (h) => h.lockHolder(p.name));
+      if (holder) {
+        const of = holder.runId ? ` (run ${holder.runId})` : '';
+        return { kind: 'elsewhere', message: `pipeline ${p.name} is running in another process${of} since ${holder.since}; wait for it to finish` };
+      }
+    }
     const controller = new AbortController();
     let runId: number | undefined;
+    let settle: () => void = () => undefined;
+    const done = new Promise<void>((ok) => (settle = ok));
     // runPipeline takes the lock and records the run synchronously, before its first await,
-    // so onStart has fired (or the lock was refused) by the time it returns its promise.
+    // and calls onStart then: run.started goes out before the first stage's progress.
     const running = runPipeline(p, {
       trigger,
       signal: controller.signal,
-      onStart: (id) => (runId = id),
+      onStart: (id) => {
+        runId = id;
+        this.active.set(p.name, { pipeline: p.name, runId: id, trigger, startedAt: new Date().toISOString(), controller, done });
+        log.info('run.started', { pipeline: p.name, run: id, trigger });
+        this.send({ type: 'run.started', pipeline: p.name, runId: id, status: 'running' });
+      },
       onProgress: (e) => this.progress(p.name, e),
     });
     if (runId === undefined) {
+      settle();
       try {
         await running;
         throw new Error('runPipeline finished without starting a run');
       } catch (e) {
         if (!(e instanceof LockedError)) throw e;
         log.warn('run.skipped', { pipeline: p.name, trigger, reason: e.message });
-        this.emit('event', { type: 'run.skipped', pipeline: p.name, status: 'skipped', error: redact(e.message) });
-        return { kind: 'running', runId: current?.runId, message: redact(e.message) };
+        // runPipeline recorded the skipped run: its id is the newest of the pipeline.
+        const skipped = withHistory(p, (h) => h.listRuns(p.name, 1)[0]);
+        if (skipped?.status === 'skipped') {
+          this.send({ type: 'run.skipped', pipeline: p.name, runId: skipped.id, status: 'skipped', error: redact(e.message) });
+        }
+        return { kind: 'elsewhere', message: redact(e.message) };
       }
     }
-    const startedAt = new Date().toISOString();
-    const done = running.then(
-      (result) => this.finished(p, result),
-      (e) => {
-        // runPipeline records failures itself; reaching here means the history store failed.
-        log.error('run.error', { pipeline: p.name, run: runId, error: (e as Error).message });
-        this.emit('event', { type: 'run.finished', pipeline: p.name, runId, status: 'failed', error: redact((e as Error).message) });
-      },
-    ).finally(() => this.active.delete(p.name));
-    this.active.set(p.name, { pipeline: p.name, runId, trigger, startedAt, controller, done });
-    log.info('run.started', { pipeline: p.name, run: runId, trigger });
-    this.emit('event', { type: 'run.started', pipeline: p.name, runId, status: 'running' });
-    return { kind: 'started', runId };
+    const id = runId;
+    void running
+      .then(
+        (result) => this.finished(p, result),
+        (e) => {
+          // runPipeline records failures itself; reaching here means the history store failed.
+          log.error('run.error', { pipeline: p.name, run: id, error: (e as Error).message });
+          this.send({ type: 'run.finished', pipeline: p.name, runId: id, status: 'failed', error: redact((e as Error).message) });
+        },
+      )
+      .finally(() => {
+        this.active.delete(p.name);
+        settle();
+      });
+    return { kind: 'started', runId: id };
+  }
+
+  private send(e: Omit<RunEvent, 'time'>): void {
+    this.emit('event', { time: new Date().toISOString(), ...e });
   }
 
   private lastProgressAt = new Map<string, number>();
 
   private progress(pipeline: string, e: ProgressEvent): void {
     const a = this.active.get(pipeline);
-    const isNewStage = a?.stage !== e.stage;
-    if (a) Object.assign(a, { stage: e.stage, rows: e.rows, total: e.total });
+    if (!a) return;
+    const isNewStage = a.stage !== e.stage;
+    Object.assign(a, { stage: e.stage, rows: e.rows, total: e.total });
     // Row counters tick per batch: pass on stage changes at once, row updates at most twice a second.
     const now = Date.now();
     if (!isNewStage && now - (this.lastProgressAt.get(pipeline) ?? 0) < 500) return;
     this.lastProgressAt.set(pipeline, now);
-    if (isNewStage) this.opts.log.info('run.stage', { pipeline, run: a?.runId, stage: e.stage });
-    this.emit('event', { type: 'run.progress', pipeline, runId: a?.runId, status: 'running', stage: e.stage, rows: e.rows, total: e.total });
+    if (isNewStage) this.opts.log.info('run.stage', { pipeline, run: a.runId, stage: e.stage });
+    this.send({ type: 'run.progress', pipeline, runId: a.runId, status: 'running', stage: e.stage, rows: e.rows, total: e.total });
   }
 
   private finished(p: Pipeline, r: RunResult): void {
@@ -142,7 +177,7 @@ export class RunManager extends EventEmitter<{ event: [RunEvent] }> {
     };
     if (r.status === 'failed') this.opts.log.error('run.finished', fields);
     else this.opts.log.info('run.finished', fields);
-    this.emit('event', { type: 'run.finished', pipeline: p.name, runId: r.runId, status: r.status, error: r.error });
+    this.send({ type: 'run.finished', pipeline: p.name, runId: r.runId, status: r.status, counts: r.counts, error: r.error });
     const sending = this.sendAlerts(p, r).catch((e) => this.opts.log.error('alert.error', { pipeline: p.name, run: r.runId, error: (e as Error).message }));
     this.pendingAlerts.add(sending);
     void sending.finally(() => this.pendingAlerts.delete(sending));
@@ -192,6 +227,15 @@ export class RunManager extends EventEmitter<{ event: [RunEvent] }> {
     }
     await Promise.race([all(), sleepMs(10_000)]);
     await Promise.race([Promise.all([...this.pendingAlerts]), sleepMs(15_000)]);
+  }
+}
+
+function withHistory<T>(p: Pipeline, read: (h: HistoryStore) => T): T {
+  const h = HistoryStore.open(p.stateDir);
+  try {
+    return read(h);
+  } finally {
+    h.close();
   }
 }
 

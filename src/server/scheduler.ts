@@ -41,6 +41,13 @@ export class Scheduler {
     }
   }
 
+  /** Stops (or restarts) a pipeline's schedule without forgetting it: pause/resume from the API. */
+  setPaused(pipeline: string, paused: boolean): void {
+    const job = this.jobs.get(pipeline);
+    if (paused) job?.pause();
+    else job?.resume();
+  }
+
   nextRun(pipeline: string): Date | undefined {
     return this.jobs.get(pipeline)?.nextRun() ?? undefined;
   }

@@ -1,10 +1,11 @@
-import { createServer, type Server } from 'node:http';
 import { resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { registerSecret } from '../config/redact.js';
 import { ConfigError } from '../errors.js';
 import type { DeliveryOptions } from './alerts.js';
-import { createRequestHandler } from './http-api.js';
+import { createApiServer } from './api/api-server.js';
+import { PauseStore } from './pause-store.js';
+import { RunEventLog } from './run-event-log.js';
 import { HistoryStores } from './history-stores.js';
 import { loadCatalog, type CatalogEntry } from './pipeline-catalog.js';
 import { RunManager } from './run-manager.js';
@@ -76,26 +77,42 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
     manager.trigger(p, 'schedule').catch((e) => log.error('schedule.error', { pipeline: name, error: (e as Error).message }));
   });
   const stores = new HistoryStores();
-  const server: Server = createServer(
-    createRequestHandler({
-      entries,
-      manager,
-      scheduler,
-      stores,
-      log,
-      token,
-      allowedHosts: isLoopback(host) ? new Set(['127.0.0.1', 'localhost', '[::1]', '::1']) : undefined,
-    }),
-  );
-  await new Promise<void>((ok, fail) => {
-    server.once('error', (e: NodeJS.ErrnoException) =>
-      fail(e.code === 'EADDRINUSE' ? new ConfigError(`--port ${opts.port ?? DEFAULT_PORT}: address ${host} port already in use`) : e),
-    );
-    server.listen(opts.port ?? DEFAULT_PORT, host, () => ok());
+  const pauses = new PauseStore();
+  const events = new RunEventLog();
+  // Each run's events are kept for its page (written before the stream sends them on).
+  manager.prependListener('event', (e) => {
+    const p = byName.get(e.pipeline);
+    if (!p) return;
+    try {
+      events.append(p.stateDir, e);
+    } catch (err) {
+      log.error('run.events', { pipeline: e.pipeline, run: e.runId, error: (err as Error).message });
+    }
   });
-  const { port } = server.address() as AddressInfo;
+  const { app, streams } = await createApiServer({
+    dir,
+    entries,
+    manager,
+    scheduler,
+    stores,
+    pauses,
+    events,
+    log,
+    token,
+    allowedHosts: isLoopback(host) ? new Set(['127.0.0.1', 'localhost', '[::1]', '::1']) : undefined,
+  });
+  try {
+    await app.listen({ port: opts.port ?? DEFAULT_PORT, host });
+  } catch (e) {
+    throw (e as NodeJS.ErrnoException).code === 'EADDRINUSE' ? new ConfigError(`--port ${opts.port ?? DEFAULT_PORT}: address ${host} port already in use`) : e;
+  }
+  const { port } = app.server.address() as AddressInfo;
   baseUrl = `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`;
-  for (const p of byName.values()) scheduler.add(p);
+  for (const p of byName.values()) {
+    scheduler.add(p);
+    // A schedule paused from the API stays paused after a restart.
+    if (pauses.isPaused(p)) scheduler.setPaused(p.name, true);
+  }
   log.info('server.listening', { url: baseUrl, pipelines: entries.length, invalid: entries.filter((e) => !e.pipeline).length, token: !!token });
 
   let stopping: Promise<void> | undefined;
@@ -108,8 +125,9 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
       for (const dir of new Set([...byName.values()].map((p) => p.stateDir))) {
         stores.get(dir).closeOrphans('cancelled', 'the server stopped before the run finished');
       }
-      server.closeAllConnections();
-      await new Promise<void>((ok) => server.close(() => ok()));
+      // Live streams get the last events (run.finished of cancelled runs) and a clean end.
+      streams.endAll();
+      await app.close();
       stores.closeAll();
       log.info('server.stopped');
     })());

@@ -96,6 +96,15 @@ export class HistoryStore {
     return !!held && !(held.host === hostname() && !isAlive(held.pid));
   }
 
+  /** Who holds the pipeline's lock (a live process), for "running elsewhere"; undefined when free. */
+  lockHolder(pipeline: string): { runId: number | null; since: string; pid: number; host: string } | undefined {
+    const held = this.db.prepare('SELECT pid, host, run_id, acquired_at FROM locks WHERE pipeline = ?').get(pipeline) as
+      | { pid: number; host: string; run_id: number | null; acquired_at: string }
+      | undefined;
+    if (!held || (held.host === hostname() && !isAlive(held.pid))) return undefined;
+    return { runId: held.run_id, since: held.acquired_at, pid: held.pid, host: held.host };
+  }
+
   startRun(pipeline: string, mode: string, trigger: string, status: RunStatus = 'running'): { id: number; startedAt: string } {
     const startedAt = new Date().toISOString();
     const r = this.db
@@ -170,9 +179,39 @@ export class HistoryStore {
     return (this.db.prepare('SELECT count(*) AS n FROM rejected_rows WHERE run_id = ?').get(runId) as { n: number }).n;
   }
 
+  /** A run's rejected rows counted by column and reason, most frequent first. */
+  rejectedGroups(runId: number, limit = 100): { column: string | null; reason: string; count: number }[] {
+    return this.db
+      .prepare(
+        'SELECT column_name AS "column", reason, count(*) AS count FROM rejected_rows WHERE run_id = ? GROUP BY column_name, reason ORDER BY count DESC, reason LIMIT ?',
+      )
+      .all(runId, limit) as { column: string | null; reason: string; count: number }[];
+  }
+
+  /** Rejected rows whose key, column or reason contains `text` (case-insensitive), paged. */
+  searchRejected(runId: number, text: string, limit: number, offset: number): { rows: RejectedRowRecord[]; total: number } {
+    const where = "run_id = ? AND (instr(lower(key), lower(?)) > 0 OR instr(lower(coalesce(column_name, '')), lower(?)) > 0 OR instr(lower(reason), lower(?)) > 0)";
+    const args = [runId, text, text, text];
+    const rows = this.db
+      .prepare(`SELECT key, column_name, reason FROM rejected_rows WHERE ${where} ORDER BY rowid LIMIT ? OFFSET ?`)
+      .all(...args, limit, offset) as { key: string; column_name: string | null; reason: string }[];
+    const total = (this.db.prepare(`SELECT count(*) AS n FROM rejected_rows WHERE ${where}`).get(...args) as { n: number }).n;
+    return { rows: rows.map((r) => ({ key: JSON.parse(r.key), column: r.column_name ?? undefined, reason: r.reason })), total };
+  }
+
+  /** Every rejected row of a run, one at a time (CSV export without holding them all). */
+  *eachRejected(runId: number): Generator<RejectedRowRecord> {
+    const rows = this.db.prepare('SELECT key, column_name, reason FROM rejected_rows WHERE run_id = ? ORDER BY rowid').iterate(runId) as IterableIterator<{
+      key: string;
+      column_name: string | null;
+      reason: string;
+    }>;
+    for (const r of rows) yield { key: JSON.parse(r.key), column: r.column_name ?? undefined, reason: r.reason };
+  }
+
   /** Totals per run status for one pipeline (for /metrics): runs, summed duration and summed row counts. */
   runTotals(pipeline: string): RunTotals[] {
-    const kinds = ['read', 'added', 'changed', 'removed', 'sent', 'inserted', 'updated', 'deleted', 'unchanged', 'rejected'] as const;
+    const kinds = ['read', 'added', 'changed', 'removed', 'sent', 'inserted', 'updated', 'deleted', 'unchanged', 'rejected', 'retried', 'stillRejected'] as const;
     const sums = kinds.map((k) => `coalesce(sum(json_extract(counts, '$.${k}')), 0) AS "${k}"`).join(', ');
     const rows = this.db
       .prepare(`SELECT status, count(*) AS runs, coalesce(sum(duration_ms), 0) AS duration_ms, ${sums} FROM runs WHERE pipeline = ? GROUP BY status`)

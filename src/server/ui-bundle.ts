@@ -1,0 +1,20 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Where the built web UI is: `dist/ui` of the package. Compiled code runs from
+ * dist/src/server (../../ui); tests run the sources from src/server (../../dist/ui).
+ */
+export const UI_DIST = [new URL('../../ui/', import.meta.url), new URL('../../dist/ui/', import.meta.url)]
+  .map((u) => fileURLToPath(u))
+  .find((dir) => existsSync(`${dir}/index.html`)) ?? fileURLToPath(new URL('../../ui/', import.meta.url));
+
+let index: Buffer | undefined;
+
+export function readUiFile(name: 'index.html'): Buffer {
+  try {
+    return (index ??= readFileSync(`${UI_DIST}/${name}`));
+  } catch {
+    throw new Error(`the web UI is not built (no ${UI_DIST}${name}); run npm run build`);
+  }
+}
