@@ -13,6 +13,7 @@ import {
 import { redactValue } from '../../config/redact.js';
 import { jsonSafe } from '../../state/history-store.js';
 import { HttpError, type ApiContext } from './api-context.js';
+import { errorBody } from './api-schemas.js';
 import { ROUTE_MODULES } from './routes/index.js';
 
 /** One file of routes: registers its endpoints on the typed Fastify instance. */
@@ -66,6 +67,9 @@ export async function createApiServer(ctx: ApiContext): Promise<ApiServer> {
   // Paths and methods the API knows, for 405 (Fastify answers an unknown method with 404).
   const known: { pattern: RegExp; methods: Set<string> }[] = [];
   app.addHook('onRoute', (route) => {
+    // The answers every API route may give (bad parameter, token, cross-site, wrong Host) are documented on each.
+    const response = route.schema?.response as Record<string, unknown> | undefined;
+    if (response && !route.schema?.hide) for (const status of [400, 401, 403, 421]) response[status] ??= errorBody;
     const pattern = new RegExp('^' + route.url.replace(/:[^/]+/g, '[^/]+') + '$');
     let k = known.find((x) => x.pattern.source === pattern.source);
     if (!k) known.push((k = { pattern, methods: new Set() }));
