@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
  * Where the built web UI is: `dist/ui` of the package. Compiled code runs from
  * dist/src/server (../../ui); tests run the sources from src/server (../../dist/ui).
  */
-export const UI_DIST = [new URL('../../ui/', import.meta.url), new URL('../../dist/ui/', import.meta.url)]
+// dist/ui first: from src/server, ../../ui is the front-end's source folder, not the bundle.
+export const UI_DIST = [new URL('../../dist/ui/', import.meta.url), new URL('../../ui/', import.meta.url)]
   .map((u) => fileURLToPath(u))
   .find((dir) => existsSync(`${dir}/index.html`)) ?? fileURLToPath(new URL('../../ui/', import.meta.url));
 

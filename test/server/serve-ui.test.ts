@@ -58,7 +58,7 @@ describe('outflow serve: web UI in Chromium', () => {
   it('runs a pipeline from the pipelines page and shows its counts and rejected row', async () => {
     await page.goto(server.url + '/');
     const row = page.locator(`tr[data-pipeline="${name}"]`);
-    await row.locator('[data-status="never"]').waitFor();
+    await row.locator('[data-status="never run"]').waitFor();
     await expect(row.textContent()).resolves.toContain('every 1 h');
     await snap('serve-pipelines.png');
 
@@ -77,7 +77,7 @@ describe('outflow serve: web UI in Chromium', () => {
     expect(graph).toContain('hold a moment');
     expect(graph).toContain('truncate staging');
     expect(graph).toContain(`postgres 127.0.0.1:5432/test ${table}`);
-    expect(await page.locator('#chart rect').count()).toBe(4);
+    expect(await page.locator('#chart rect[data-kind]').count()).toBe(5);
     expect(await page.locator('#config').textContent()).toContain('url: ${UI_PG_URL}');
     await snap('serve-pipeline.png');
 

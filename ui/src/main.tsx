@@ -2,4 +2,6 @@ import { render } from 'preact';
 import { App } from './app.tsx';
 import './style.css';
 
-render(<App />, document.getElementById('root')!);
+const root = document.getElementById('root')!;
+root.textContent = ''; // the "Loading…" placeholder of index.html
+render(<App />, root);
