@@ -84,7 +84,10 @@ describe('outflow serve: secrets', () => {
     await server.get(`/api/runs/${runs.cannot_connect.id}`);
     await server.get('/api/pipelines');
     await server.get('/metrics');
-    for (const page of ['/', '/pipelines/with_password', `/pipelines/with_password/runs/${runs.with_password.id}`, '/ui/app.js', '/ui/app.css']) {
+    // The page shell names the built script and stylesheet (hashed file names).
+    const assets = [...(await server.get('/')).text.matchAll(/\/ui\/assets\/[^"]+/g)].map((m) => m[0]);
+    expect(assets.length).toBe(2);
+    for (const page of ['/', '/pipelines/with_password', `/pipelines/with_password/runs/${runs.with_password.id}`, ...assets]) {
       expect((await server.get(page)).status).toBe(200);
     }
     await server.stop();

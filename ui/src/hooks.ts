@@ -67,11 +67,16 @@ const liveListeners = new Set<(e: RunEvent) => void>();
 const connListeners = new Set<(on: boolean) => void>();
 let isLive = false;
 let started = false;
+let retry: number | undefined;
+let connecting = false;
 function setLive(on: boolean) {
   isLive = on;
   connListeners.forEach((l) => l(on));
 }
 async function listen(): Promise<void> {
+  if (connecting) return;
+  connecting = true;
+  retry = undefined;
   try {
     const res = await fetch('/api/events', { headers: authHeaders() });
     if (!res.ok || !res.body) throw new Error('no event stream');
@@ -99,8 +104,16 @@ async function listen(): Promise<void> {
   } catch {
     // reconnect below
   }
+  connecting = false;
   setLive(false);
-  setTimeout(() => void listen(), 3000);
+  retry = window.setTimeout(() => void listen(), 3000);
+}
+
+/** Connects again at once (after the token was given) instead of at the next retry. */
+export function reconnectLive(): void {
+  if (isLive || connecting) return;
+  clearTimeout(retry);
+  void listen();
 }
 export function startLive(): void {
   if (started) return;

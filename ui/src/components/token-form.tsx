@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api, ApiError, setToken } from '../api.ts';
-import { setAuth } from '../hooks.ts';
+import { reconnectLive, setAuth } from '../hooks.ts';
 
 /** Asked for on any page when the server has OUTFLOW_TOKEN set; a wrong token says so. */
 export function TokenForm({ refused }: { refused: boolean }) {
@@ -20,6 +20,7 @@ export function TokenForm({ refused }: { refused: boolean }) {
           try {
             await api('/api/pipelines');
             setAuth({ needed: false, refused: false });
+            reconnectLive();
           } catch (err) {
             setMessage(err instanceof ApiError && err.status === 401 ? 'Wrong token: the server refused it. Check OUTFLOW_TOKEN and try again.' : `Could not check the token: ${(err as Error).message}`);
           } finally {
