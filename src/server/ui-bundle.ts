@@ -10,11 +10,10 @@ export const UI_DIST = [new URL('../../dist/ui/', import.meta.url), new URL('../
   .map((u) => fileURLToPath(u))
   .find((dir) => existsSync(`${dir}/index.html`)) ?? fileURLToPath(new URL('../../ui/', import.meta.url));
 
-let index: Buffer | undefined;
-
+/** The page shell, read on each page load (a few hundred bytes), so a rebuilt UI is served at once. */
 export function readUiFile(name: 'index.html'): Buffer {
   try {
-    return (index ??= readFileSync(`${UI_DIST}/${name}`));
+    return readFileSync(`${UI_DIST}/${name}`);
   } catch {
     throw new Error(`the web UI is not built (no ${UI_DIST}${name}); run npm run build`);
   }

@@ -207,6 +207,8 @@ describe('outflow serve: web UI features in Chromium', () => {
     expect(await bar.locator('[data-mark="failed"]').count()).toBe(1);
     expect(await bar.locator('rect').count()).toBe(0);
     await snap('ui-failed-run-chart.png');
+    await open('/');
+    expect(await page.locator('tr[data-pipeline="shrinking"] [data-counts]').textContent()).toBe('written: inserted 0 · updated 0 · deleted 0');
   });
 
   it('shows a pipeline locked by a CLI run as running elsewhere, its button disabled', async () => {

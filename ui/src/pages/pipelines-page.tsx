@@ -54,7 +54,10 @@ export function PipelinesPage() {
                       <div class="muted small" data-counts>
                         {p.lastRun.status === 'running'
                           ? 'counts when it finishes'
-                          : `added ${num(p.lastRun.counts.added ?? 0)} · changed ${num(p.lastRun.counts.changed ?? 0)} · removed ${num(p.lastRun.counts.removed ?? 0)} · rejected ${num(p.lastRun.counts.rejected ?? 0)}`}
+                          : p.lastRun.status === 'failed' || p.lastRun.status === 'cancelled'
+                            ? // What the diff found was not delivered: say what the destination really did.
+                              `written: inserted ${num(p.lastRun.counts.inserted ?? 0)} · updated ${num(p.lastRun.counts.updated ?? 0)} · deleted ${num(p.lastRun.counts.deleted ?? 0)}`
+                            : `added ${num(p.lastRun.counts.added ?? 0)} · changed ${num(p.lastRun.counts.changed ?? 0)} · removed ${num(p.lastRun.counts.removed ?? 0)} · rejected ${num(p.lastRun.counts.rejected ?? 0)}`}
                       </div>
                     </>
                   ) : (

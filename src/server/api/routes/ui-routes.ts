@@ -38,7 +38,9 @@ export const uiRoutes: RouteModule = (api) => {
     } catch {
       return reply.code(404).send({ error: `no such page: /ui/${file}` });
     }
-    return reply.headers({ ...SECURITY, 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' }).send(body);
+    // Bundle files carry a content hash in their name: they never change, so browsers keep them.
+    const caching = file.startsWith('assets/') ? { 'cache-control': 'public, max-age=31536000, immutable' } : {};
+    return reply.headers({ ...SECURITY, ...caching, 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' }).send(body);
   });
   api.get('/favicon.ico', { schema: { hide: true } }, async (_req, reply) => reply.code(204).send());
 };
