@@ -1,0 +1,216 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { SyncMode } from '../../config/pipeline-schema.js';
+import { MassDeleteError } from '../../errors.js';
+import type { Batch, Column, Value } from '../../types/logical-type.js';
+import type { RecordBatch, RejectedRow, WriteResult } from '../destination.js';
+import { jsonRow, textValue, UnwritableValueError, valueFromJson, valueFromText } from '../record-values.js';
+import type { RedisDestinationConfig } from './redis-config.js';
+import { connectRedis, redisFault, redisLabel } from './redis-connection.js';
+import { RedisKeys } from './redis-keys.js';
+
+export interface RedisDestinationContext {
+  pipelineName: string;
+  mode: SyncMode;
+  baseDir: string;
+  keyColumns: readonly Column[];
+}
+
+/** Keys asked for per SCAN step. */
+const SCAN_COUNT = 1000;
+/** The set of keys a replace run wrote outlives a crashed run by at most this long. */
+const REPLACE_SET_TTL_S = 24 * 3600;
+
+/**
+ * Redis as a record destination: each row is one key built from the `key` template,
+ * holding a hash (one field per mapped column, values as text, NULL fields absent) or a
+ * JSON string, with an optional TTL. A batch is one MULTI/EXEC, so it applies whole or
+ * not at all; a hash is deleted and set again inside it, so a field that became NULL
+ * disappears. `mirror` deletes the keys of removed rows; `replace` deletes, after the
+ * run's writes, the keys of the template's shape that the run did not write.
+ */
+export class RedisDestination {
+  readonly kind = 'redis';
+  readonly label: string;
+  readonly capabilities = {
+    shape: 'records' as const,
+    modes: ['upsert', 'insert_new', 'mirror', 'replace'] as SyncMode[],
+    // MULTI/EXEC makes each batch atomic, not the run.
+    transactions: false,
+    readBack: true,
+    uniqueKeyModes: [] as SyncMode[],
+    maxBatchRows: 0,
+  };
+  private readonly keys: RedisKeys;
+  /** replace: a set (in Redis, not in memory) of the keys this run wrote. */
+  private readonly writtenSet?: string;
+
+  private constructor(
+    private readonly client: Redis,
+    private readonly config: RedisDestinationConfig,
+    private readonly ctx: RedisDestinationContext,
+  ) {
+    this.label = `${redisLabel(config.url)} ${config.key}`;
+    this.capabilities.maxBatchRows = config.batch_size;
+    this.keys = new RedisKeys(config.key, ctx.keyColumns);
+    if (ctx.mode === 'replace') this.writtenSet = `outflow:replace:${ctx.pipelineName}:${randomBytes(8).toString('hex')}`;
+  }
+
+  static async open(config: RedisDestinationConfig, ctx: RedisDestinationContext): Promise<RedisDestination> {
+    return new RedisDestination(await connectRedis(config, ctx.baseDir), config, ctx);
+  }
+
+  /** Problems found before anything is written (validate): the key template must use key columns only. */
+  checkColumns(_columns: readonly Column[], keys: readonly string[]): string[] {
+    return RedisKeys.problems(this.config.key, keys);
+  }
+
+  async write(batch: RecordBatch): Promise<WriteResult> {
+    const m = this.client.multi();
+    const rejected: RejectedRow[] = [];
+    const ttl = this.config.ttl;
+    let queued = 0;
+    for (const row of batch.rows) {
+      let key: string;
+      let value: string | string[];
+      try {
+        key = this.keys.keyOf(row.key, batch.keyColumns);
+        value = row.kind === 'removed' ? [] : this.encode(batch.columns, row.values);
+      } catch (e) {
+        if (!(e instanceof UnwritableValueError)) throw e;
+        rejected.push({ rn: row.rn, column: e.column, reason: e.message });
+        continue;
+      }
+      queued++;
+      if (row.kind === 'removed') {
+        m.unlink(key);
+        continue;
+      }
+      if (typeof value === 'string') {
+        if (ttl) m.set(key, value, 'PX', ttl);
+        else m.set(key, value);
+      } else {
+        m.del(key);
+        m.hset(key, ...value);
+        if (ttl) m.pexpire(key, ttl);
+      }
+      if (this.writtenSet) m.sadd(this.writtenSet, key);
+    }
+    if (this.writtenSet && queued > 0) m.expire(this.writtenSet, REPLACE_SET_TTL_S);
+    if (queued === 0) {
+      m.discard();
+      return { delivered: 0, rejected };
+    }
+    let results: [Error | null, unknown][] | null;
+    try {
+      results = await m.exec();
+    } catch (e) {
+      throw redisFault(this.label, 'a batch was not applied', e);
+    }
+    const failed = results?.find(([err]) => err);
+    if (failed) throw redisFault(this.label, 'a command of the batch failed', failed[0]);
+    return { delivered: queued, rejected };
+  }
+
+  /** A row's value: HSET field/value pairs (NULL fields left out), or the JSON text. */
+  private encode(columns: readonly Column[], values: readonly Value[]): string | string[] {
+    if (this.config.format === 'json') return jsonRow(columns, values, { bigNumbers: this.config.big_numbers });
+    const pairs: string[] = [];
+    for (let i = 0; i < columns.length; i++) {
+      const v = values[i];
+      if (v === null || v === undefined) continue;
+      pairs.push(columns[i].name, textValue(columns[i], v));
+    }
+    return pairs;
+  }
+
+  /**
+   * replace, once every batch is written: deletes the keys of the template's shape (and
+   * this format's Redis type) that the run did not write. A first SCAN counts them, and
+   * refuses when they are more than `maxDeleteRatio` of the keys found; a second deletes.
+   */
+  async removeUnwritten(opts: { maxDeleteRatio: number; allowMassDelete: boolean }): Promise<{ deleted: number }> {
+    if (!this.writtenSet) return { deleted: 0 };
+    try {
+      let found = 0;
+      let absent = 0;
+      for await (const keys of this.scanKeys()) {
+        found += keys.length;
+        absent += (await this.unwritten(keys)).length;
+      }
+      if (absent > 0 && !opts.allowMassDelete && absent / found > opts.maxDeleteRatio) {
+        throw new MassDeleteError(
+          `${this.label}: replace would delete ${absent} of ${found} keys (${Math.round((absent / found) * 1000) / 10}%), more than max_delete_ratio ${opts.maxDeleteRatio}; the rows were written, nothing was deleted. If the model really shrank, run again with --allow-mass-delete.`,
+        );
+      }
+      let deleted = 0;
+      for await (const keys of this.scanKeys()) {
+        const gone = await this.unwritten(keys);
+        if (gone.length) deleted += await this.client.unlink(...gone);
+      }
+      return { deleted };
+    } catch (e) {
+      if (e instanceof MassDeleteError) throw e;
+      throw redisFault(this.label, 'replace could not delete the keys left out', e);
+    } finally {
+      await this.client.del(this.writtenSet).catch(() => undefined);
+    }
+  }
+
+  private async unwritten(keys: string[]): Promise<string[]> {
+    if (keys.length === 0) return [];
+    const member = await this.client.smismember(this.writtenSet!, ...keys);
+    return keys.filter((_, i) => member[i] === 0);
+  }
+
+  /** Keys of the template's shape and this format's type, SCANned in steps (each key at least once). */
+  private async *scanKeys(): AsyncIterable<string[]> {
+    const stream = this.client.scanStream({ match: this.keys.scanPattern(), type: this.config.format === 'json' ? 'string' : 'hash', count: SCAN_COUNT });
+    for await (const keys of stream as AsyncIterable<string[]>) {
+      const mine = keys.filter((k) => this.keys.matches(k));
+      if (mine.length) yield mine;
+    }
+  }
+
+  /** Keys of the template's shape: what `verify` compares the model with. */
+  async countRows(): Promise<number> {
+    let n = 0;
+    for await (const keys of this.scanKeys()) n += keys.length;
+    return n;
+  }
+
+  /** Every row held under the template, read back in the model's types (for `verify`). */
+  async *readBack(columns: readonly Column[], batchSize: number): AsyncIterable<Batch> {
+    let rows: Value[][] = [];
+    for await (const keys of this.scanKeys()) {
+      const p = this.client.pipeline();
+      for (const k of keys) {
+        if (this.config.format === 'json') p.get(k);
+        else p.hgetall(k);
+      }
+      for (const [err, value] of (await p.exec()) ?? []) {
+        if (err) throw redisFault(this.label, 'cannot read a key back', err);
+        rows.push(this.decode(columns, value));
+      }
+      if (rows.length >= batchSize) {
+        yield { rows };
+        rows = [];
+      }
+    }
+    if (rows.length) yield { rows };
+  }
+
+  private decode(columns: readonly Column[], value: unknown): Value[] {
+    if (this.config.format === 'json') {
+      const o = (value ? JSON.parse(String(value)) : {}) as Record<string, unknown>;
+      return columns.map((c) => valueFromJson(c.type, o[c.name]));
+    }
+    const h = (value ?? {}) as Record<string, string>;
+    return columns.map((c) => (h[c.name] === undefined ? null : valueFromText(c.type, h[c.name])));
+  }
+
+  async close(): Promise<void> {
+    if (this.writtenSet) await this.client.del(this.writtenSet).catch(() => undefined);
+    this.client.disconnect();
+  }
+}

@@ -1,0 +1,158 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { RedisDestination } from '../../../src/destinations/redis/redis-destination.js';
+import { redisDestinationConfig } from '../../../src/destinations/redis/redis-config.js';
+import type { ChangeKind, RecordBatch, RecordRow } from '../../../src/destinations/destination.js';
+import type { Column, Value } from '../../../src/types/logical-type.js';
+import type { SyncMode } from '../../../src/config/pipeline-schema.js';
+import { MassDeleteError } from '../../../src/errors.js';
+import { uniqueName } from '../../support/databases.js';
+
+const REDIS_URL = process.env.OUTFLOW_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+
+const columns: Column[] = [
+  { name: 'id', type: { kind: 'int64' }, nullable: false },
+  { name: 'name', type: { kind: 'text' }, nullable: true },
+  { name: 'score', type: { kind: 'decimal', precision: 5, scale: 3 }, nullable: true },
+];
+const keyColumns = [columns[0]];
+
+function row(rn: number, kind: ChangeKind, values: Value[]): RecordRow {
+  return { rn, kind, key: [values[0]], hash: String(rn), values: kind === 'removed' ? [values[0]] : values };
+}
+function batch(rows: RecordRow[], cols = columns): RecordBatch {
+  return { columns: cols, keyColumns: [cols[0]], rows };
+}
+
+let redis: Redis;
+let prefix: string;
+const opened: RedisDestination[] = [];
+
+async function open(extra: Record<string, unknown> = {}, mode: SyncMode = 'upsert', keyCols = keyColumns) {
+  const config = redisDestinationConfig.parse({ type: 'redis', url: REDIS_URL, key: `${prefix}:{id}`, ...extra });
+  const d = await RedisDestination.open(config, { pipelineName: 'p', mode, baseDir: '.', keyColumns: keyCols });
+  opened.push(d);
+  return d;
+}
+
+beforeAll(() => {
+  redis = new Redis(REDIS_URL);
+});
+afterAll(async () => {
+  redis.disconnect();
+});
+afterEach(async () => {
+  for (const d of opened.splice(0)) await d.close();
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length) await redis.del(...keys);
+});
+
+describe('Redis destination', () => {
+  it('writes one hash per row, fields named after the mapped columns; a field that became NULL disappears', async () => {
+    prefix = uniqueName('customer');
+    const d = await open();
+    expect(await d.write(batch([row(1, 'added', [1n, 'Ada', '0.875']), row(2, 'added', [2n, 'Grace', null])]))).toEqual({ delivered: 2, rejected: [] });
+    expect(await redis.hgetall(`${prefix}:1`)).toEqual({ id: '1', name: 'Ada', score: '0.875' });
+    expect(await redis.hgetall(`${prefix}:2`)).toEqual({ id: '2', name: 'Grace' });
+    await d.write(batch([row(1, 'changed', [1n, 'Ada', null])]));
+    expect(await redis.hgetall(`${prefix}:1`)).toEqual({ id: '1', name: 'Ada' });
+    expect(await redis.pttl(`${prefix}:1`)).toBe(-1);
+  });
+
+  it('format: json writes one typed JSON string per key, with the TTL', async () => {
+    prefix = uniqueName('customer');
+    const d = await open({ format: 'json', ttl: '7d' });
+    await d.write(batch([row(1, 'added', [1n, 'Ada', '0.875'])]));
+    expect(JSON.parse((await redis.get(`${prefix}:1`))!)).toEqual({ id: 1, name: 'Ada', score: '0.875' });
+    const ttl = await redis.pttl(`${prefix}:1`);
+    expect(ttl).toBeGreaterThan(6 * 86_400_000);
+    expect(ttl).toBeLessThanOrEqual(7 * 86_400_000);
+  });
+
+  it('ttl applies to hashes too, renewed on every write', async () => {
+    prefix = uniqueName('customer');
+    const d = await open({ ttl: '90s' });
+    await d.write(batch([row(1, 'added', [1n, 'Ada', null])]));
+    await redis.pexpire(`${prefix}:1`, 5000);
+    await d.write(batch([row(1, 'changed', [1n, 'Ada L.', null])]));
+    expect(await redis.pttl(`${prefix}:1`)).toBeGreaterThan(80_000);
+  });
+
+  it('mirror deletes exactly the keys of removed rows', async () => {
+    prefix = uniqueName('customer');
+    const d = await open({}, 'mirror');
+    await d.write(batch(Array.from({ length: 10 }, (_, i) => row(i + 1, 'added', [BigInt(i + 1), `c${i + 1}`, null]))));
+    await redis.set(`${prefix}:other`, 'not ours');
+    const r = await d.write(batch([row(1, 'removed', [3n]), row(2, 'removed', [7n]), row(3, 'changed', [4n, 'c4 new', null])]));
+    expect(r).toEqual({ delivered: 3, rejected: [] });
+    const left = (await redis.keys(`${prefix}:*`)).sort();
+    expect(left).toEqual([1, 10, 2, 4, 5, 6, 8, 9].map((i) => `${prefix}:${i}`).concat(`${prefix}:other`).sort());
+    expect(await redis.hget(`${prefix}:4`, 'name')).toBe('c4 new');
+  });
+
+  it('replace deletes the keys of the template the run did not write, and only those', async () => {
+    prefix = uniqueName('customer');
+    const seed = await open();
+    await seed.write(batch(Array.from({ length: 10 }, (_, i) => row(i + 1, 'added', [BigInt(i + 1), `c${i + 1}`, null]))));
+    await redis.hset(`${prefix}:7:orders`, 'n', '3'); // another shape under the same prefix
+    await redis.set(`${prefix}:99`, 'a string, not a hash');
+    const d = await open({}, 'replace');
+    await d.write(batch(Array.from({ length: 8 }, (_, i) => row(i + 1, 'added', [BigInt(i + 1), `c${i + 1}`, null]))));
+    expect(await d.removeUnwritten({ maxDeleteRatio: 0.5, allowMassDelete: false })).toEqual({ deleted: 2 });
+    const left = (await redis.keys(`${prefix}:*`)).sort();
+    expect(left).toEqual([1, 2, 3, 4, 5, 6, 7, 8].map((i) => `${prefix}:${i}`).concat(`${prefix}:7:orders`, `${prefix}:99`).sort());
+    expect(await redis.keys('outflow:replace:p:*')).toEqual([]);
+  });
+
+  it('replace refuses to delete more than max_delete_ratio of the keys, and deletes nothing', async () => {
+    prefix = uniqueName('customer');
+    const seed = await open();
+    await seed.write(batch(Array.from({ length: 10 }, (_, i) => row(i + 1, 'added', [BigInt(i + 1), `c${i + 1}`, null]))));
+    const d = await open({}, 'replace');
+    await d.write(batch([row(1, 'added', [1n, 'c1', null])]));
+    await expect(d.removeUnwritten({ maxDeleteRatio: 0.5, allowMassDelete: false })).rejects.toThrow(MassDeleteError);
+    expect(await redis.keys(`${prefix}:*`)).toHaveLength(10);
+  });
+
+  it('reads every row back in the model types (verify)', async () => {
+    prefix = uniqueName('customer');
+    const typed: Column[] = [
+      { name: 'id', type: { kind: 'int64' }, nullable: false },
+      { name: 'raw', type: { kind: 'bytes' }, nullable: true },
+      { name: 'tags', type: { kind: 'array', element: { kind: 'int32' } }, nullable: true },
+      { name: 'at', type: { kind: 'timestamptz' }, nullable: true },
+    ];
+    for (const format of ['hash', 'json'] as const) {
+      const d = await open({ format, key: `${prefix}:${format}:{id}` }, 'upsert', [typed[0]]);
+      await d.write(batch([row(1, 'added', [1n, new Uint8Array([0, 255]), [1, 2], '2026-01-02 03:04:05.5+00'])], typed));
+      const back = [];
+      for await (const b of d.readBack(typed, 100)) back.push(...b.rows);
+      expect(back).toEqual([['1', new Uint8Array([0, 255]), ['1', '2'], '2026-01-02T03:04:05.5Z']]);
+      expect(await d.countRows()).toBe(1);
+    }
+  });
+
+  it('the key template may name primary key columns only', async () => {
+    prefix = uniqueName('customer');
+    const d = await open({ key: `${prefix}:{name}` });
+    expect(d.checkColumns(columns, ['id'])).toEqual([`destination.key: placeholder {name} is not a primary key column (id); a key must be built from the key alone`]);
+  });
+
+  it('username and password come from the config; a wrong password fails without showing it', async () => {
+    prefix = uniqueName('customer');
+    const user = uniqueName('outflow_user');
+    const password = 'pw-' + uniqueName('secret');
+    await redis.call('ACL', 'SETUSER', user, 'on', `>${password}`, `~${prefix}*`, '~outflow:*', '+@all');
+    try {
+      const d = await open({ username: user, password });
+      await d.write(batch([row(1, 'added', [1n, 'Ada', null])]));
+      expect(await redis.hget(`${prefix}:1`, 'name')).toBe('Ada');
+      const wrong = `${password}-wrong`;
+      const e = await open({ username: user, password: wrong }).catch((x: Error) => x);
+      expect((e as Error).message).toMatch(/^redis 127\.0\.0\.1:6379\/0: cannot connect: WRONGPASS/);
+      expect((e as Error).message).not.toContain(wrong);
+    } finally {
+      await redis.call('ACL', 'DELUSER', user);
+    }
+  });
+});
