@@ -2,15 +2,13 @@ import type { SyncMode } from '../../config/pipeline-schema.js';
 import { redact, registerSecret } from '../../config/redact.js';
 import { ConfigError, ConnectionError, OutflowError } from '../../errors.js';
 import type { Column } from '../../types/logical-type.js';
-import type { ChangeKind, RecordBatch, RecordRow, RejectedRow, WriteResult } from '../destination.js';
+import type { DeltaRecord, RecordBatch, RejectedRow, WriteResult } from '../destination.js';
 import { apiMessage, refusedInAnswer } from './http-answers.js';
 import type { HttpDestinationConfig } from './http-config.js';
 import { RequestFlow } from './http-flow.js';
-import { kindRequests, planRequests, requestProblems, splitRequest, type KindRequest, type PlanContext, type PlannedRequest } from './http-requests.js';
+import { kindRequests, planRequests, requestProblems, splitRequest, type ChangeKind, type KindRequest, type PlanContext, type PlannedRequest } from './http-requests.js';
 
 export interface HttpDestinationContext {
-  pipelineName: string;
-  mode: SyncMode;
   retry: { attempts: number; initial_delay: number; max_delay: number };
 }
 
@@ -46,7 +44,7 @@ export class HttpDestination {
 
   constructor(
     private readonly config: HttpDestinationConfig,
-    private readonly ctx: HttpDestinationContext,
+    ctx: HttpDestinationContext,
   ) {
     for (const [name, value] of Object.entries(config.headers)) if (!PLAIN_HEADERS.test(name)) registerSecret(value);
     this.requests = kindRequests(config);
@@ -78,9 +76,7 @@ export class HttpDestination {
 
   /** Problems with the configuration for these columns, found before anything is sent (validate). */
   checkColumns(columns: readonly Column[], keys: readonly string[]): string[] {
-    const problems = requestProblems(this.requests, columns.map((c) => c.name), [...keys]);
-    if (this.ctx.mode === 'update' && !this.config.changed) problems.push('mode update: needs destination.changed (the request that updates a record, e.g. PATCH https://…/{id})');
-    return problems;
+    return requestProblems(this.requests, columns.map((c) => c.name), [...keys]);
   }
 
   /** Requests sent so far, retries included. */
@@ -121,9 +117,9 @@ export class HttpDestination {
   /** The requests for a batch, and the rows refused before sending (a value JSON cannot hold, a NULL the URL needs). */
   private plan(batch: RecordBatch): { requests: { req: KindRequest; planned: PlannedRequest }[]; rejected: RejectedRow[] } {
     const ctx = this.planContext(batch);
-    const byKind = new Map<KindRequest, RecordRow[]>();
-    for (const row of batch.rows) {
-      const req = this.requestFor(row.kind);
+    const byKind = new Map<KindRequest, DeltaRecord[]>();
+    for (const row of batch.records) {
+      const req = this.requestFor(row.op, batch.mode);
       const list = byKind.get(req);
       if (list) list.push(row);
       else byKind.set(req, [row]);
@@ -138,18 +134,18 @@ export class HttpDestination {
     return { requests: out, rejected: refused };
   }
 
-  private requestFor(kind: ChangeKind): KindRequest {
+  private requestFor(kind: ChangeKind, mode: SyncMode): KindRequest {
     // update mode: rows the diff calls added may exist in the API all the same; they go out as updates.
-    const req = this.requests[this.ctx.mode === 'update' && kind === 'added' ? 'changed' : kind];
+    const req = this.requests[mode === 'update' && kind === 'added' ? 'changed' : kind];
     if (!req) throw new ConfigError(`${this.label}: ${kind} rows to send, but destination.${kind} is not configured`);
     return req;
   }
 
   private planContext(batch: RecordBatch): PlanContext {
     return {
-      pipeline: this.ctx.pipelineName,
+      pipeline: batch.delivery.pipeline,
       columns: batch.columns,
-      keyColumns: batch.keyColumns,
+      keyColumns: batch.keys.map((k) => batch.columns.find((c) => c.name === k)!),
       batchSize: this.config.batch_size,
       json: { bigNumbers: this.config.big_numbers },
     };

@@ -1,11 +1,12 @@
 import type { Column } from '../../types/logical-type.js';
-import type { ChangeKind, RecordRow, RejectedRow } from '../destination.js';
+import type { DeltaRecord, RejectedRow } from '../destination.js';
 import { parseColumnTemplate, renderTemplate, templateProblems, type ColumnTemplate } from '../column-template.js';
 import { jsonRow, textValue, UnwritableValueError, type JsonValueOptions } from '../record-values.js';
 import type { HttpDestinationConfig } from './http-config.js';
 import { idempotencyKey } from './idempotency-key.js';
 
 type Method = 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+export type ChangeKind = DeltaRecord['op'];
 
 /** How rows of one change kind are sent: the configured request for that kind, or the top-level one. */
 export interface KindRequest {
@@ -27,7 +28,7 @@ export interface PlannedRequest {
   url: string;
   body?: string;
   idempotencyKey: string;
-  rows: RecordRow[];
+  rows: DeltaRecord[];
 }
 
 export function kindRequests(config: HttpDestinationConfig): Partial<Record<ChangeKind, KindRequest>> {
@@ -47,7 +48,7 @@ export function kindRequests(config: HttpDestinationConfig): Partial<Record<Chan
 /** Problems with the configured templates for these columns (checked at validate). */
 export function requestProblems(requests: Partial<Record<ChangeKind, KindRequest>>, columns: string[], keys: string[]): string[] {
   const problems: string[] = [];
-  for (const r of Object.values(requests)) {
+  for (const r of Object.values(requests) as KindRequest[]) {
     const field = r.kind === 'removed' ? 'destination.removed.url' : `destination.${r.kind}.url (or destination.url)`;
     // A removed row is known by its key alone.
     problems.push(...(r.kind === 'removed' ? templateProblems(r.url, keys, field, 'the primary key') : templateProblems(r.url, columns, field)));
@@ -75,15 +76,15 @@ export interface PlanContext {
  */
 export function planRequests(
   req: KindRequest,
-  rows: readonly RecordRow[],
+  rows: readonly DeltaRecord[],
   ctx: PlanContext,
 ): { requests: PlannedRequest[]; rejected: RejectedRow[] } {
   const columns = req.kind === 'removed' ? ctx.keyColumns : ctx.columns;
-  const encoded: { row: RecordRow; json: string }[] = [];
+  const encoded: { row: DeltaRecord; json: string }[] = [];
   const rejected: RejectedRow[] = [];
   for (const row of rows) {
     try {
-      encoded.push({ row, json: req.hasBody ? jsonRow(columns, row.values, ctx.json) : '' });
+      encoded.push({ row, json: req.hasBody ? jsonRow(columns, valuesOf(row), ctx.json) : '' });
     } catch (e) {
       if (!(e instanceof UnwritableValueError)) throw e;
       rejected.push({ rn: row.rn, column: e.column, reason: e.message });
@@ -108,12 +109,12 @@ export function planRequests(
 /** The same request for fewer of its rows (bisection keeps each row's JSON as it was). */
 export function splitRequest(req: KindRequest, planned: PlannedRequest, ctx: PlanContext): [PlannedRequest, PlannedRequest] {
   const columns = req.kind === 'removed' ? ctx.keyColumns : ctx.columns;
-  const encoded = planned.rows.map((row) => ({ row, json: req.hasBody ? jsonRow(columns, row.values, ctx.json) : '' }));
+  const encoded = planned.rows.map((row) => ({ row, json: req.hasBody ? jsonRow(columns, valuesOf(row), ctx.json) : '' }));
   const mid = Math.ceil(encoded.length / 2);
   return [buildRequest(req, encoded.slice(0, mid), ctx, columns), buildRequest(req, encoded.slice(mid), ctx, columns)];
 }
 
-function buildRequest(req: KindRequest, encoded: { row: RecordRow; json: string }[], ctx: PlanContext, columns: readonly Column[]): PlannedRequest {
+function buildRequest(req: KindRequest, encoded: { row: DeltaRecord; json: string }[], ctx: PlanContext, columns: readonly Column[]): PlannedRequest {
   const rows = encoded.map((e) => e.row);
   const url = req.isPerRow ? renderUrl(req.url, rows[0], columns) : req.url.text;
   let body: string | undefined;
@@ -124,10 +125,15 @@ function buildRequest(req: KindRequest, encoded: { row: RecordRow; json: string 
   return { kind: req.kind, method: req.method, url, body, idempotencyKey: idempotencyKey(ctx.pipeline, req.kind, rows), rows };
 }
 
-function renderUrl(t: ColumnTemplate, row: RecordRow, columns: readonly Column[]): string {
+/** A record's values in the order of the columns it is written with: a removed row has its key alone. */
+function valuesOf(row: DeltaRecord) {
+  return row.op === 'removed' ? row.key : (row.values ?? []);
+}
+
+function renderUrl(t: ColumnTemplate, row: DeltaRecord, columns: readonly Column[]): string {
   return renderTemplate(t, (name) => {
     const i = columns.findIndex((c) => c.name === name);
-    const v = row.values[i];
+    const v = valuesOf(row)[i];
     if (v === null || v === undefined) throw new UnwritableValueError(name, 'is NULL, and the URL needs it');
     return encodeURIComponent(textValue(columns[i], v));
   });

@@ -11,9 +11,7 @@ import { RedisKeys } from './redis-keys.js';
 
 export interface RedisDestinationContext {
   pipelineName: string;
-  mode: SyncMode;
   baseDir: string;
-  keyColumns: readonly Column[];
 }
 
 /** Keys asked for per SCAN step. */
@@ -42,8 +40,10 @@ export class RedisDestination {
     maxBatchRows: 0,
   };
   private readonly keys: RedisKeys;
-  /** replace: a set (in Redis, not in memory) of the keys this run wrote. */
-  private readonly writtenSet?: string;
+  /** replace: a set (in Redis, not in memory) of the keys this run wrote; made on the first replace batch. */
+  private writtenSet?: string;
+  /** The columns of the batches written, for the key shape `replace` sweeps. */
+  private columns?: readonly Column[];
 
   private constructor(
     private readonly client: Redis,
@@ -52,8 +52,7 @@ export class RedisDestination {
   ) {
     this.label = `${redisLabel(config.url)} ${config.key}`;
     this.capabilities.maxBatchRows = config.batch_size;
-    this.keys = new RedisKeys(config.key, ctx.keyColumns);
-    if (ctx.mode === 'replace') this.writtenSet = `outflow:replace:${ctx.pipelineName}:${randomBytes(8).toString('hex')}`;
+    this.keys = new RedisKeys(config.key);
   }
 
   static async open(config: RedisDestinationConfig, ctx: RedisDestinationContext): Promise<RedisDestination> {
@@ -70,19 +69,22 @@ export class RedisDestination {
     const rejected: RejectedRow[] = [];
     const ttl = this.config.ttl;
     let queued = 0;
-    for (const row of batch.rows) {
+    const keyColumns = batch.keys.map((k) => batch.columns.find((c) => c.name === k)!);
+    this.columns = batch.columns;
+    if (batch.mode === 'replace') this.writtenSet ??= `outflow:replace:${this.ctx.pipelineName}:${randomBytes(8).toString('hex')}`;
+    for (const row of batch.records) {
       let key: string;
       let value: string | string[];
       try {
-        key = this.keys.keyOf(row.key, batch.keyColumns);
-        value = row.kind === 'removed' ? [] : this.encode(batch.columns, row.values);
+        key = this.keys.keyOf(row.key, keyColumns);
+        value = row.op === 'removed' ? [] : this.encode(batch.columns, row.values ?? []);
       } catch (e) {
         if (!(e instanceof UnwritableValueError)) throw e;
         rejected.push({ rn: row.rn, column: e.column, reason: e.message });
         continue;
       }
       queued++;
-      if (row.kind === 'removed') {
+      if (row.op === 'removed') {
         m.unlink(key);
         continue;
       }
@@ -130,11 +132,12 @@ export class RedisDestination {
    * refuses when they are more than `maxDeleteRatio` of the keys found; a second deletes.
    */
   async removeUnwritten(opts: { maxDeleteRatio: number; allowMassDelete: boolean }): Promise<{ deleted: number }> {
-    if (!this.writtenSet) return { deleted: 0 };
+    if (!this.writtenSet || !this.columns) return { deleted: 0 };
+    const columns = this.columns;
     try {
       let found = 0;
       let absent = 0;
-      for await (const keys of this.scanKeys()) {
+      for await (const keys of this.scanKeys(columns)) {
         found += keys.length;
         absent += (await this.unwritten(keys)).length;
       }
@@ -144,7 +147,7 @@ export class RedisDestination {
         );
       }
       let deleted = 0;
-      for await (const keys of this.scanKeys()) {
+      for await (const keys of this.scanKeys(columns)) {
         const gone = await this.unwritten(keys);
         if (gone.length) deleted += await this.client.unlink(...gone);
       }
@@ -164,25 +167,19 @@ export class RedisDestination {
   }
 
   /** Keys of the template's shape and this format's type, SCANned in steps (each key at least once). */
-  private async *scanKeys(): AsyncIterable<string[]> {
+  private async *scanKeys(columns: readonly Column[]): AsyncIterable<string[]> {
+    const matches = this.keys.matcher(columns);
     const stream = this.client.scanStream({ match: this.keys.scanPattern(), type: this.config.format === 'json' ? 'string' : 'hash', count: SCAN_COUNT });
     for await (const keys of stream as AsyncIterable<string[]>) {
-      const mine = keys.filter((k) => this.keys.matches(k));
+      const mine = keys.filter(matches);
       if (mine.length) yield mine;
     }
-  }
-
-  /** Keys of the template's shape: what `verify` compares the model with. */
-  async countRows(): Promise<number> {
-    let n = 0;
-    for await (const keys of this.scanKeys()) n += keys.length;
-    return n;
   }
 
   /** Every row held under the template, read back in the model's types (for `verify`). */
   async *readBack(columns: readonly Column[], batchSize: number): AsyncIterable<Batch> {
     let rows: Value[][] = [];
-    for await (const keys of this.scanKeys()) {
+    for await (const keys of this.scanKeys(columns)) {
       const p = this.client.pipeline();
       for (const k of keys) {
         if (this.config.format === 'json') p.get(k);

@@ -9,23 +9,29 @@ import { textValue, UnwritableValueError } from '../record-values.js';
  */
 export class RedisKeys {
   readonly template: ColumnTemplate;
-  private readonly pattern: RegExp;
 
-  constructor(text: string, keyColumns: readonly Column[]) {
+  constructor(text: string) {
     this.template = parseColumnTemplate(text);
-    // Integer key columns match digits only, so customer:{id} does not claim customer:7:orders.
-    this.pattern = new RegExp(
+  }
+
+  /**
+   * Does a key found by SCAN have this template's shape. Placeholders of integer columns
+   * match digits only, so customer:{id} does not claim customer:7:orders.
+   */
+  matcher(columns: readonly Column[]): (key: string) => boolean {
+    const pattern = new RegExp(
       '^' +
         this.template.parts
           .map((p) => {
             if (typeof p === 'string') return escapeRegExp(p);
-            const kind = keyColumns.find((c) => c.name === p.column)?.type.kind;
+            const kind = columns.find((c) => c.name === p.column)?.type.kind;
             return kind === 'int16' || kind === 'int32' || kind === 'int64' ? '-?\\d+' : '.+';
           })
           .join('') +
         '$',
       's',
     );
+    return (key) => pattern.test(key);
   }
 
   /** Placeholders naming no primary key column. */
@@ -43,11 +49,6 @@ export class RedisKeys {
       if (v === null || v === undefined) throw new UnwritableValueError(name, 'is NULL, and the key needs it');
       return textValue(keyColumns[i], v);
     });
-  }
-
-  /** Does a key found by SCAN have this template's shape. */
-  matches(key: string): boolean {
-    return this.pattern.test(key);
   }
 
   /** SCAN MATCH pattern: the literal prefix (glob characters escaped), then anything. */

@@ -2,7 +2,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { HttpDestination } from '../../../src/destinations/http/http-destination.js';
 import { httpDestinationConfig } from '../../../src/destinations/http/http-config.js';
-import type { ChangeKind, RecordBatch, RecordRow } from '../../../src/destinations/destination.js';
+import type { DeltaRecord, RecordBatch } from '../../../src/destinations/destination.js';
+import type { SyncMode } from '../../../src/config/pipeline-schema.js';
+
+type ChangeKind = DeltaRecord['op'];
+type RecordRow = DeltaRecord;
 import type { Column, Value } from '../../../src/types/logical-type.js';
 import { redact } from '../../../src/config/redact.js';
 import { rowsOf, startTestApi, type TestApi } from '../../support/http-test-server.js';
@@ -11,27 +15,30 @@ const columns: Column[] = [
   { name: 'id', type: { kind: 'int64' }, nullable: false },
   { name: 'name', type: { kind: 'text' }, nullable: true },
 ];
-const keyColumns = [columns[0]];
 
 function rows(n: number, kind: ChangeKind = 'added', from = 1, tag = ''): RecordRow[] {
   return Array.from({ length: n }, (_, i) => {
     const id = BigInt(from + i);
-    const values: Value[] = kind === 'removed' ? [id] : [id, `name ${from + i}${tag}`];
-    return { rn: i + 1, kind, key: [id], hash: createHash('md5').update(String(values)).digest('hex'), values };
+    const values: Value[] = [id, `name ${from + i}${tag}`];
+    if (kind === 'removed') return { rn: i + 1, op: kind, key: [id] };
+    return { rn: i + 1, op: kind, key: [id], hash: createHash('md5').update(String(values)).digest('hex'), values };
   });
 }
 
-function batch(r: RecordRow[]): RecordBatch {
-  return { columns, keyColumns, rows: r };
+const delivery = { pipeline: 'customers_to_api', runId: 1, snapshotVersion: 1, fingerprint: 'f' };
+let mode: SyncMode = 'upsert';
+function batch(r: RecordRow[], cols = columns): RecordBatch {
+  return { mode, columns: cols, keys: ['id'], records: r, delivery };
 }
 
 const retry = { attempts: 3, initial_delay: 50, max_delay: 200 };
 let api: TestApi;
 let dest: HttpDestination | undefined;
 
-function open(extra: Record<string, unknown> = {}, mode: 'upsert' | 'mirror' | 'update' = 'upsert') {
+function open(extra: Record<string, unknown> = {}, asMode: SyncMode = 'upsert') {
+  mode = asMode;
   const config = httpDestinationConfig.parse({ type: 'http', url: `${api.url}/customers`, ...extra });
-  dest = new HttpDestination(config, { pipelineName: 'customers_to_api', mode, retry });
+  dest = new HttpDestination(config, { retry });
   return dest;
 }
 
@@ -60,12 +67,12 @@ describe('HTTP destination', () => {
     const d = open({ batch_size: 10 });
     const many: RecordRow[] = Array.from({ length: 25 }, (_, i) => ({
       rn: i + 1,
-      kind: 'added',
+      op: 'added',
       key: [BigInt(i)],
       hash: `h${i}`,
       values: [BigInt(i), 9007199254740993n, '12.50', 0.25, '2026-01-02 03:04:05.123456+00', '2026-01-02 03:04:05', new Uint8Array([1, 2, 255]), true, '{"a":[1,2]}', ['x', 'y'], null],
     }));
-    const r = await d.write({ columns: typed, keyColumns: [typed[0]], rows: many });
+    const r = await d.write(batch(many, typed));
     expect(r).toEqual({ delivered: 25, rejected: [] });
     expect(api.received.map((q) => rowsOf(q).length)).toEqual([10, 10, 5]);
     for (const q of api.received) {
@@ -97,7 +104,7 @@ describe('HTTP destination', () => {
       { name: 'id', type: { kind: 'int64' }, nullable: false },
       { name: 'price', type: { kind: 'decimal', precision: 30, scale: 2 }, nullable: true },
     ];
-    await d.write({ columns: typed, keyColumns: [typed[0]], rows: [{ rn: 1, kind: 'added', key: [1n], hash: 'h', values: [9007199254740993n, '123456789012345678901234.50'] }] });
+    await d.write(batch([{ rn: 1, op: 'added', key: [9007199254740993n], hash: 'h', values: [9007199254740993n, '123456789012345678901234.50'] }], typed));
     expect(api.received[0].body).toBe('[{"id":9007199254740993,"price":123456789012345678901234.50}]');
   });
 
@@ -130,11 +137,11 @@ describe('HTTP destination', () => {
   });
 
   it('Retry-After as an HTTP date is honoured too', async () => {
-    api = await startTestApi((_r, n) => (n === 0 ? { status: 429, headers: { 'retry-after': new Date(Date.now() + 2000).toUTCString() } } : { status: 200 }));
+    api = await startTestApi((_r, n) => (n === 0 ? { status: 429, headers: { 'retry-after': new Date(Date.now() + 3000).toUTCString() } } : { status: 200 }));
     const d = open();
     expect((await d.write(batch(rows(3)))).delivered).toBe(3);
-    // An HTTP date has whole seconds: the wait is at least 1 s.
-    expect(api.received[1].at - api.answeredAt.get(0)!).toBeGreaterThanOrEqual(990);
+    // The date is 3 s ahead in whole seconds (2–3 s after the answer): the wait is well over 1.5 s.
+    expect(api.received[1].at - api.answeredAt.get(0)!).toBeGreaterThanOrEqual(1500);
   });
 
   it('a 422 refusing 2 rows of a 100-row batch leaves exactly those 2 rejected, with its message', async () => {
