@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { Redis } from 'ioredis';
-import { COLUMN_NAMES, REDIS_TEXT_SQL, modelRowsSql } from './customer-model.js';
+import { COLUMN_NAMES, REDIS_TEXT_SQL, benchPipelineYaml, modelRowsSql } from './customer-model.js';
 import { child, timed, type Measurement } from './bench-process.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -136,26 +136,7 @@ async function main(): Promise<void> {
 
     const pipelineFile = join(work, 'pipeline.yaml');
     const stateDir = join(work, 'state');
-    writeFileSync(
-      pipelineFile,
-      `name: bench_customers_redis
-source:
-  type: duckdb
-  path: ${warehouse}
-  read_only: true
-model:
-  table: customers
-destination:
-  type: redis
-  url: ${REDIS_URL}
-  key: "${PREFIX}{id}"
-  batch_size: ${batchSize}
-primary_key: id
-mode: upsert
-state:
-  dir: ${stateDir}
-`,
-    );
+    writeFileSync(pipelineFile, benchPipelineYaml('bench_customers_redis', warehouse, `type: redis\nurl: ${REDIS_URL}\nkey: "${PREFIX}{id}"\nbatch_size: ${batchSize}`, stateDir));
     const full: Measurement[] = [];
     for (let i = 0; i < runs; i++) {
       rmSync(stateDir, { recursive: true, force: true });
