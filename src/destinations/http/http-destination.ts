@@ -158,6 +158,7 @@ export class HttpDestination {
    * status and message, the rest are delivered.
    */
   private async deliver(req: KindRequest, planned: PlannedRequest, batch: RecordBatch): Promise<{ delivered: number; rejected: RejectedRow[] }> {
+    const mode = batch.mode;
     const answer = await this.flow.send(planned);
     const { status } = answer;
     const n = planned.rows.length;
@@ -168,8 +169,9 @@ export class HttpDestination {
       return { delivered: n - rejected.length, rejected };
     }
     const message = apiMessage(status, answer.statusText, answer.body);
-    // Deleting what is already gone is done.
-    if (req.kind === 'removed' && (status === 404 || status === 410)) return { delivered: n, rejected: [] };
+    // Deleting what is already gone is done; in update mode a record the API does not have is
+    // left alone, as an UPDATE leaves a row a table does not have (update never creates).
+    if (req.isPerRow && (status === 404 || status === 410) && (req.kind === 'removed' || mode === 'update')) return { delivered: n, rejected: [] };
     if (status === 401 || status === 403 || status === 407) {
       throw new ConnectionError(`${this.label}: the API refused the request (${message}); check destination.headers`);
     }

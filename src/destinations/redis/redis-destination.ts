@@ -32,7 +32,8 @@ export class RedisDestination {
   readonly label: string;
   readonly capabilities = {
     shape: 'records' as const,
-    modes: ['upsert', 'insert_new', 'mirror', 'replace'] as SyncMode[],
+    // insert_new and update would need to know whether a key exists before writing it; not offered.
+    modes: ['upsert', 'mirror', 'replace'] as SyncMode[],
     // MULTI/EXEC makes each batch atomic, not the run.
     transactions: false,
     readBack: true,
