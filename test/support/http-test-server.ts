@@ -57,6 +57,8 @@ export async function startTestApi(handler: Handler = () => ({ status: 200, body
       try {
         answer = await handle(r, n);
       } catch (e) {
+        // A handler throwing `{ destroy: true }` drops the connection without an answer (a reset).
+        if ((e as { destroy?: boolean }).destroy) return void req.socket.destroy();
         answer = { status: 500, body: { message: String(e) } };
       }
       const text = answer.body === undefined ? '' : typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);

@@ -184,6 +184,18 @@ describe('HTTP destination', () => {
     expect(new Set(api.received.map((q) => q.headers['idempotency-key'])).size).toBe(1);
   });
 
+  it('a reset connection and a request with no answer in time are retried with the same Idempotency-Key', async () => {
+    api = await startTestApi(async (_r, n) => {
+      if (n === 0) throw Object.assign(new Error('reset'), { destroy: true });
+      if (n === 1) await new Promise((r) => setTimeout(r, 1500));
+      return { status: 200 };
+    });
+    const d = open({ timeout: '500ms' });
+    expect(await d.write(batch(rows(4)))).toEqual({ delivered: 4, rejected: [] });
+    expect(api.received).toHaveLength(3);
+    expect(new Set(api.received.map((q) => q.headers['idempotency-key'])).size).toBe(1);
+  });
+
   it('5xx beyond retry.attempts fails the batch with a transient error naming the answer', async () => {
     api = await startTestApi(() => ({ status: 502, body: { message: 'upstream down' } }));
     const d = open();

@@ -8,7 +8,11 @@ type ChangeKind = DeltaRecord['op'];
 import type { Column, Value } from '../../../src/types/logical-type.js';
 import type { SyncMode } from '../../../src/config/pipeline-schema.js';
 import { MassDeleteError } from '../../../src/errors.js';
-import { uniqueName } from '../../support/databases.js';
+import { tempDir, uniqueName } from '../../support/databases.js';
+import { execSync, spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
 
 const REDIS_URL = process.env.OUTFLOW_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 
@@ -159,3 +163,55 @@ describe('Redis destination', () => {
     }
   });
 });
+
+describe('Redis destination over TLS (rediss://)', () => {
+  let server: ChildProcess | undefined;
+  let dir: string;
+  let port: number;
+
+  beforeAll(async () => {
+    // A private redis-server with only a TLS port, its certificate signed by a CA made here.
+    dir = tempDir('outflow-redis-tls-');
+    const ssl = (args: string) => execSync(`openssl ${args}`, { cwd: dir, stdio: 'pipe' });
+    ssl('req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=outflow-test-ca -keyout ca.key -out ca.pem');
+    ssl('req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key -out server.csr');
+    writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+    ssl('x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -extfile san.ext -out server.pem');
+    port = 20000 + (process.pid % 20000);
+    server = spawn(
+      'redis-server',
+      ['--port', '0', '--tls-port', String(port), '--tls-cert-file', 'server.pem', '--tls-key-file', 'server.key', '--tls-ca-cert-file', 'ca.pem', '--tls-auth-clients', 'no', '--save', '', '--appendonly', 'no', '--dir', dir],
+      { cwd: dir, stdio: 'ignore' },
+    );
+    for (let i = 0; i < 100 && !(await isListening(port)); i++) await new Promise((r) => setTimeout(r, 50));
+  });
+  afterAll(() => {
+    server?.kill();
+  });
+
+  it('connects with rediss:// and ca_file, and refuses a server whose certificate it cannot verify', async () => {
+    prefix = uniqueName('customer');
+    const url = `rediss://127.0.0.1:${port}/0`;
+    const config = redisDestinationConfig.parse({ type: 'redis', url, key: `${prefix}:{id}`, ca_file: 'ca.pem' });
+    const d = await RedisDestination.open(config, { pipelineName: 'p', baseDir: dir });
+    opened.push(d);
+    mode = 'upsert';
+    await d.write(batch([row(1, 'added', [1n, 'Ada', null])]));
+    const back = [];
+    for await (const b of d.readBack(columns, 10)) back.push(...b.rows);
+    expect(back).toEqual([['1', 'Ada', null]]);
+    expect(d.label).toBe(`redis (TLS) 127.0.0.1:${port}/0 ${prefix}:{id}`);
+    const untrusted = redisDestinationConfig.parse({ type: 'redis', url, key: `${prefix}:{id}`, connect_timeout: '3s' });
+    await expect(RedisDestination.open(untrusted, { pipelineName: 'p', baseDir: dir })).rejects.toThrow(/cannot connect: .*(self[- ]signed|unable to verify|certificate)/i);
+  });
+});
+
+function isListening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false));
+  });
+}
