@@ -70,3 +70,12 @@ export const httpDestinationConfig = z.strictObject({
 });
 
 export type HttpDestinationConfig = z.infer<typeof httpDestinationConfig>;
+
+/** `http POST api.example.com`: method and host only — a URL's path may be a secret (a webhook's). */
+export function httpDestinationLabel(config: Pick<HttpDestinationConfig, 'method' | 'url'>): string {
+  try {
+    return `http ${config.method} ${new URL(config.url.replace(/\{[^{}]*\}/g, 'x')).host}`;
+  } catch {
+    return `http ${config.method} (invalid URL)`;
+  }
+}

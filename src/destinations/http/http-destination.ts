@@ -2,26 +2,14 @@ import type { SyncMode } from '../../config/pipeline-schema.js';
 import { redact, registerSecret } from '../../config/redact.js';
 import { ConfigError, ConnectionError, OutflowError } from '../../errors.js';
 import type { Column } from '../../types/logical-type.js';
-import type { DeltaRecord, RecordBatch, RejectedRow, WriteResult } from '../destination.js';
+import type { DeltaRecord, RecordBatch, RejectedRow, WritePreview, WriteResult } from '../destination.js';
 import { apiMessage, refusedInAnswer } from './http-answers.js';
-import type { HttpDestinationConfig } from './http-config.js';
+import { httpDestinationLabel, type HttpDestinationConfig } from './http-config.js';
 import { RequestFlow } from './http-flow.js';
 import { kindRequests, planRequests, requestProblems, splitRequest, type ChangeKind, type KindRequest, type PlanContext, type PlannedRequest } from './http-requests.js';
 
 export interface HttpDestinationContext {
   retry: { attempts: number; initial_delay: number; max_delay: number };
-}
-
-/** A request `preview` shows instead of sending it. */
-export interface PreviewedRequest {
-  kind: ChangeKind;
-  method: string;
-  url: string;
-  /** Header names; values are never shown. */
-  headers: string[];
-  idempotencyKey: string;
-  rows: number;
-  body?: string;
 }
 
 /** Headers whose values are plainly not secret; every other header value is redacted wherever it could appear. */
@@ -48,7 +36,7 @@ export class HttpDestination {
   ) {
     for (const [name, value] of Object.entries(config.headers)) if (!PLAIN_HEADERS.test(name)) registerSecret(value);
     this.requests = kindRequests(config);
-    this.label = `http ${config.method} ${hostOf(config.url)}`;
+    this.label = httpDestinationLabel(config);
     const modes: SyncMode[] = ['upsert', 'insert_new'];
     // update: sends every row with the `changed` request (e.g. PATCH /{id}), so only when one is configured.
     if (config.changed) modes.push('update');
@@ -99,17 +87,15 @@ export class HttpDestination {
     return result;
   }
 
-  /** The requests a batch would make, first `limit` of them, without sending anything. */
-  preview(batch: RecordBatch, limit = 3): PreviewedRequest[] {
-    const headers = [...Object.keys(lowerCaseKeys(this.config.headers)), 'idempotency-key'];
+  /** The requests a batch would make, the first `limit` of them, without sending anything: method, URL, header names (never values), first body. */
+  previewWrites(batch: RecordBatch, limit = 3): WritePreview[] {
+    const headers = [...Object.keys(lowerCaseKeys(this.config.headers)), 'idempotency-key'].join(', ');
     const shown = this.plan(batch).requests.slice(0, limit);
     return shown.map(({ planned }) => ({
-      kind: planned.kind,
-      method: planned.method,
-      url: redact(planned.url),
-      headers,
-      idempotencyKey: planned.idempotencyKey,
+      op: planned.kind,
       rows: planned.rows.length,
+      request: `${planned.method} ${redact(planned.url)}`,
+      details: { headers, 'idempotency-key': planned.idempotencyKey },
       body: planned.body === undefined ? undefined : truncate(redact(planned.body), PREVIEW_BODY_CHARS),
     }));
   }
@@ -189,14 +175,6 @@ export class HttpDestination {
 
   async close(): Promise<void> {
     await this.flow.close();
-  }
-}
-
-function hostOf(url: string): string {
-  try {
-    return new URL(url.replace(/\{[^{}]*\}/g, 'x')).host;
-  } catch {
-    return '(invalid URL)';
   }
 }
 

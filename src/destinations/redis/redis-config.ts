@@ -38,3 +38,19 @@ export const redisDestinationConfig = z.strictObject({
 });
 
 export type RedisDestinationConfig = z.infer<typeof redisDestinationConfig>;
+
+/** `redis 127.0.0.1:6379/0`: host, port and database, never a user or password. */
+export function redisLabel(url: string): string {
+  try {
+    const u = new URL(url);
+    return `redis${u.protocol === 'rediss:' ? ' (TLS)' : ''} ${u.hostname}:${u.port || 6379}/${u.pathname.replace(/^\//, '') || '0'}`;
+  } catch {
+    return 'redis';
+  }
+}
+
+
+/** `redis 127.0.0.1:6379/0 customer:{id}`: where the keys go, without user or password. */
+export function redisDestinationLabel(config: Pick<RedisDestinationConfig, 'url' | 'key'>): string {
+  return `${redisLabel(config.url)} ${config.key}`;
+}

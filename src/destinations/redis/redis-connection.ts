@@ -3,17 +3,7 @@ import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { redact, registerSecret, registerUrlSecrets } from '../../config/redact.js';
 import { ConnectionError, OutflowError, TransientError } from '../../errors.js';
-import type { RedisDestinationConfig } from './redis-config.js';
-
-/** `redis 127.0.0.1:6379/0`: host, port and database, never a user or password. */
-export function redisLabel(url: string): string {
-  try {
-    const u = new URL(url);
-    return `redis${u.protocol === 'rediss:' ? ' (TLS)' : ''} ${u.hostname}:${u.port || 6379}/${u.pathname.replace(/^\//, '') || '0'}`;
-  } catch {
-    return 'redis';
-  }
-}
+import { redisLabel, type RedisDestinationConfig } from './redis-config.js';
 
 /**
  * An ioredis client for the destination, connected. rediss:// means TLS (with `ca_file`

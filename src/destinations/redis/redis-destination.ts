@@ -2,11 +2,12 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { SyncMode } from '../../config/pipeline-schema.js';
 import { MassDeleteError } from '../../errors.js';
+import { redact } from '../../config/redact.js';
 import type { Batch, Column, Value } from '../../types/logical-type.js';
-import type { RecordBatch, RejectedRow, WriteResult } from '../destination.js';
+import type { RecordBatch, RejectedRow, WritePreview, WriteResult } from '../destination.js';
 import { jsonRow, textValue, UnwritableValueError, valueFromJson, valueFromText } from '../record-values.js';
-import type { RedisDestinationConfig } from './redis-config.js';
-import { connectRedis, redisFault, redisLabel } from './redis-connection.js';
+import { redisDestinationLabel, type RedisDestinationConfig } from './redis-config.js';
+import { connectRedis, redisFault } from './redis-connection.js';
 import { RedisKeys } from './redis-keys.js';
 
 export interface RedisDestinationContext {
@@ -51,7 +52,7 @@ export class RedisDestination {
     private readonly config: RedisDestinationConfig,
     private readonly ctx: RedisDestinationContext,
   ) {
-    this.label = `${redisLabel(config.url)} ${config.key}`;
+    this.label = redisDestinationLabel(config);
     this.capabilities.maxBatchRows = config.batch_size;
     this.keys = new RedisKeys(config.key);
   }
@@ -113,6 +114,25 @@ export class RedisDestination {
     const failed = results?.find(([err]) => err);
     if (failed) throw redisFault(this.label, 'a command of the batch failed', failed[0]);
     return { delivered: queued, rejected };
+  }
+
+  /** The commands the first `limit` rows of a batch would send, without sending them. */
+  previewWrites(batch: RecordBatch, limit = 3): WritePreview[] {
+    const keyColumns = batch.keys.map((k) => batch.columns.find((c) => c.name === k)!);
+    const ttl = this.config.ttl ? ` PX ${this.config.ttl}` : '';
+    return batch.records.slice(0, limit).map((row) => {
+      let request: string;
+      try {
+        const key = this.keys.keyOf(row.key, keyColumns);
+        const value = row.op === 'removed' ? undefined : this.encode(batch.columns, row.values ?? []);
+        if (value === undefined) request = `UNLINK ${key}`;
+        else if (typeof value === 'string') request = `SET ${key} ${value}${ttl}`;
+        else request = `DEL ${key}; HSET ${key} ${value.join(' ')}${this.config.ttl ? `; PEXPIRE ${key} ${this.config.ttl}` : ''}`;
+      } catch (e) {
+        request = `refused: ${(e as Error).message}`;
+      }
+      return { op: row.op, rows: 1, request: redact(request) };
+    });
   }
 
   /** A row's value: HSET field/value pairs (NULL fields left out), or the JSON text. */

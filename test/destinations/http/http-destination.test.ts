@@ -257,11 +257,11 @@ describe('HTTP destination', () => {
   it('preview shows the requests it would send without sending them', async () => {
     api = await startTestApi();
     const d = open({ batch_size: 2, headers: { 'X-Api-Key': 'secret-value-123' } });
-    const shown = d.preview(batch(rows(5)), 2);
+    const shown = d.previewWrites(batch(rows(5)), 2);
     expect(api.received).toHaveLength(0);
     expect(shown).toHaveLength(2);
-    expect(shown[0]).toMatchObject({ kind: 'added', method: 'POST', url: `${api.url}/customers`, rows: 2, body: '[{"id":1,"name":"name 1"},{"id":2,"name":"name 2"}]' });
-    expect(shown[0].headers).toEqual(['x-api-key', 'idempotency-key']);
+    expect(shown[0]).toMatchObject({ op: 'added', request: `POST ${api.url}/customers`, rows: 2, body: '[{"id":1,"name":"name 1"},{"id":2,"name":"name 2"}]' });
+    expect(shown[0].details).toEqual({ headers: 'x-api-key, idempotency-key', 'idempotency-key': expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
     expect(JSON.stringify(shown)).not.toContain('secret-value-123');
   });
 
