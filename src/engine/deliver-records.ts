@@ -1,4 +1,4 @@
-import type { DeliveryIdentity, DeltaRecord, RecordDestination, RejectedRow } from '../destinations/destination.js';
+import type { DeliveryIdentity, DeltaRecord, RecordDestination, RejectedRow, WritePreview } from '../destinations/destination.js';
 import type { SyncMode } from '../config/pipeline-schema.js';
 import type { Column } from '../types/logical-type.js';
 import type { Workspace } from '../diff/workspace.js';
@@ -82,4 +82,31 @@ async function writeAll(dest: RecordDestination, d: RecordDelivery, records: Del
     await sleep(r.retryAfterMs ?? backoffDelay(stalled + 1, 200, 10_000, 0.2), d.signal);
   }
   return rejected;
+}
+
+/** Requests (or commands) shown per batch kind by `preview`. */
+const PREVIEWED_WRITES = 3;
+
+/**
+ * What a run would send first, for `preview`: the first batch of upserts (and, in mirror,
+ * of removals), as the destination would write it. Nothing is sent.
+ */
+export async function previewRecordWrites(
+  dest: RecordDestination,
+  ws: Workspace,
+  mode: SyncMode,
+  plan: { columns: Column[]; keys: string[] },
+  delivery: DeliveryIdentity,
+): Promise<WritePreview[] | undefined> {
+  if (!dest.previewWrites) return undefined;
+  const out: WritePreview[] = [];
+  const batchRows = dest.capabilities.maxBatchRows ?? DEFAULT_BATCH_ROWS;
+  for (const kind of ['upserts', 'removed'] as const) {
+    if (kind === 'removed' && mode !== 'mirror') break;
+    for await (const records of deltaRecordBatches(ws.connection, kind, plan.columns, plan.keys, batchRows)) {
+      out.push(...dest.previewWrites({ mode, columns: plan.columns, keys: plan.keys, records, delivery }, PREVIEWED_WRITES));
+      break;
+    }
+  }
+  return out;
 }

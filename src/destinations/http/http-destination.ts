@@ -2,14 +2,19 @@ import type { SyncMode } from '../../config/pipeline-schema.js';
 import { redact, registerSecret } from '../../config/redact.js';
 import { ConfigError, ConnectionError, OutflowError } from '../../errors.js';
 import type { Column } from '../../types/logical-type.js';
-import type { DeltaRecord, RecordBatch, RejectedRow, WritePreview, WriteResult } from '../destination.js';
+import type { ActionNames, DestinationCapabilities, DeltaRecord, RecordBatch, RecordDestination, RejectedRow, WritePreview, WriteResult } from '../destination.js';
+import type { DestinationContext } from '../create-destination.js';
 import { apiMessage, refusedInAnswer } from './http-answers.js';
 import { httpDestinationLabel, type HttpDestinationConfig } from './http-config.js';
 import { RequestFlow } from './http-flow.js';
 import { kindRequests, planRequests, requestProblems, splitRequest, type ChangeKind, type KindRequest, type PlanContext, type PlannedRequest } from './http-requests.js';
 
-export interface HttpDestinationContext {
-  retry: { attempts: number; initial_delay: number; max_delay: number };
+/** The pipeline's retry defaults (pipeline-schema.ts), for a destination opened without them. */
+const DEFAULT_RETRY = { attempts: 3, initialDelayMs: 500, maxDelayMs: 10_000 };
+
+/** Opens nothing yet: connections are made by the first request (undici keeps a pool). */
+export async function openHttpDestination(config: HttpDestinationConfig, ctx: DestinationContext): Promise<HttpDestination> {
+  return new HttpDestination(config, ctx);
 }
 
 /** Headers whose values are plainly not secret; every other header value is redacted wherever it could appear. */
@@ -23,16 +28,16 @@ const PREVIEW_BODY_CHARS = 2_000;
  * request, or one per row when the URL names a column), each with an Idempotency-Key;
  * every row comes back delivered or rejected with the API's own message.
  */
-export class HttpDestination {
+export class HttpDestination implements RecordDestination {
   readonly kind = 'http';
   readonly label: string;
-  readonly capabilities;
+  readonly capabilities: DestinationCapabilities & { shape: 'records' };
   private readonly requests: Partial<Record<ChangeKind, KindRequest>>;
   private readonly flow: RequestFlow;
 
   constructor(
     private readonly config: HttpDestinationConfig,
-    ctx: HttpDestinationContext,
+    ctx: Pick<DestinationContext, 'retry'>,
   ) {
     for (const [name, value] of Object.entries(config.headers)) if (!PLAIN_HEADERS.test(name)) registerSecret(value);
     this.requests = kindRequests(config);
@@ -41,29 +46,23 @@ export class HttpDestination {
     // update: sends every row with the `changed` request (e.g. PATCH /{id}), so only when one is configured.
     if (config.changed) modes.push('update');
     if (config.removed) modes.push('mirror');
-    this.capabilities = {
-      shape: 'records' as const,
-      modes,
-      transactions: false,
-      readBack: false,
-      readBackWhyNot: 'an HTTP API cannot be read back: verify is not available for http destinations',
-      uniqueKeyModes: [] as SyncMode[],
-      maxBatchRows: config.batch_size * config.concurrency,
-    };
+    // A write of batch_size × concurrency rows keeps every connection busy (URLs naming a column: one request per row).
+    this.capabilities = { shape: 'records', modes, transactions: false, readBack: false, uniqueKeyModes: [], maxBatchRows: config.batch_size * config.concurrency };
+    const retry = ctx.retry ?? DEFAULT_RETRY;
     this.flow = new RequestFlow({
       label: this.label,
       concurrency: config.concurrency,
       maxRequestsPerSecond: config.max_requests_per_second,
       timeoutMs: config.timeout,
-      retries: Math.max(0, ctx.retry.attempts - 1),
-      initialDelayMs: ctx.retry.initial_delay,
-      maxDelayMs: ctx.retry.max_delay,
+      retries: Math.max(0, retry.attempts - 1),
+      initialDelayMs: retry.initialDelayMs,
+      maxDelayMs: retry.maxDelayMs,
       headers: lowerCaseKeys(config.headers),
     });
   }
 
   /** Problems with the configuration for these columns, found before anything is sent (validate). */
-  checkColumns(columns: readonly Column[], keys: readonly string[]): string[] {
+  checkColumns(columns: Column[], keys: string[]): string[] {
     return requestProblems(this.requests, columns.map((c) => c.name), [...keys]);
   }
 
@@ -83,7 +82,6 @@ export class HttpDestination {
       result.delivered += o.value.delivered;
       result.rejected.push(...o.value.rejected);
     }
-    if (this.flow.lastRetryAfterMs !== undefined) result.retryAfterMs = this.flow.lastRetryAfterMs;
     return result;
   }
 
@@ -172,6 +170,12 @@ export class HttpDestination {
     }
     throw new OutflowError(`${this.label}: unexpected answer to ${planned.method}: ${message}`);
   }
+
+  async actionNames(): Promise<ActionNames> {
+    return {};
+  }
+
+  async cleanup(): Promise<void> {}
 
   async close(): Promise<void> {
     await this.flow.close();

@@ -1,18 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { SyncMode } from '../../config/pipeline-schema.js';
 import { MassDeleteError } from '../../errors.js';
 import { redact } from '../../config/redact.js';
 import type { Batch, Column, Value } from '../../types/logical-type.js';
-import type { RecordBatch, RejectedRow, WritePreview, WriteResult } from '../destination.js';
+import type { ActionNames, DestinationCapabilities, RecordBatch, RecordDestination, RejectedRow, WritePreview, WriteResult } from '../destination.js';
+import type { DestinationContext } from '../create-destination.js';
 import { jsonRow, textValue, UnwritableValueError, valueFromJson, valueFromText } from '../record-values.js';
 import { redisDestinationLabel, type RedisDestinationConfig } from './redis-config.js';
 import { connectRedis, redisFault } from './redis-connection.js';
 import { RedisKeys } from './redis-keys.js';
 
-export interface RedisDestinationContext {
-  pipelineName: string;
-  baseDir: string;
+export type RedisDestinationContext = Pick<DestinationContext, 'pipelineName' | 'baseDir'>;
+
+export async function openRedisDestination(config: RedisDestinationConfig, ctx: DestinationContext): Promise<RedisDestination> {
+  return RedisDestination.open(config, ctx);
 }
 
 /** Keys asked for per SCAN step. */
@@ -28,17 +29,17 @@ const REPLACE_SET_TTL_S = 24 * 3600;
  * disappears. `mirror` deletes the keys of removed rows; `replace` deletes, after the
  * run's writes, the keys of the template's shape that the run did not write.
  */
-export class RedisDestination {
+export class RedisDestination implements RecordDestination {
   readonly kind = 'redis';
   readonly label: string;
-  readonly capabilities = {
-    shape: 'records' as const,
+  readonly capabilities: DestinationCapabilities & { shape: 'records' } = {
+    shape: 'records',
     // insert_new and update would need to know whether a key exists before writing it; not offered.
-    modes: ['upsert', 'mirror', 'replace'] as SyncMode[],
+    modes: ['upsert', 'mirror', 'replace'],
     // MULTI/EXEC makes each batch atomic, not the run.
     transactions: false,
     readBack: true,
-    uniqueKeyModes: [] as SyncMode[],
+    uniqueKeyModes: [],
     maxBatchRows: 0,
   };
   private readonly keys: RedisKeys;
@@ -62,7 +63,7 @@ export class RedisDestination {
   }
 
   /** Problems found before anything is written (validate): the key template must use key columns only. */
-  checkColumns(_columns: readonly Column[], keys: readonly string[]): string[] {
+  checkColumns(_columns: Column[], keys: string[]): string[] {
     return RedisKeys.problems(this.config.key, keys);
   }
 
@@ -152,8 +153,8 @@ export class RedisDestination {
    * this format's Redis type) that the run did not write. A first SCAN counts them, and
    * refuses when they are more than `maxDeleteRatio` of the keys found; a second deletes.
    */
-  async removeUnwritten(opts: { maxDeleteRatio: number; allowMassDelete: boolean }): Promise<{ deleted: number }> {
-    if (!this.writtenSet || !this.columns) return { deleted: 0 };
+  async deleteUnwritten(opts: { maxDeleteRatio?: number }): Promise<number> {
+    if (!this.writtenSet || !this.columns) return 0;
     const columns = this.columns;
     try {
       let found = 0;
@@ -162,9 +163,10 @@ export class RedisDestination {
         found += keys.length;
         absent += (await this.unwritten(keys)).length;
       }
-      if (absent > 0 && !opts.allowMassDelete && absent / found > opts.maxDeleteRatio) {
+      // Not guardMassDelete's "nothing was written": here the rows are written by now, only the deletion is refused.
+      if (opts.maxDeleteRatio !== undefined && absent > 0 && absent / found > opts.maxDeleteRatio) {
         throw new MassDeleteError(
-          `${this.label}: replace would delete ${absent} of ${found} keys (${Math.round((absent / found) * 1000) / 10}%), more than max_delete_ratio ${opts.maxDeleteRatio}; the rows were written, nothing was deleted. If the model really shrank, run again with --allow-mass-delete.`,
+          `${this.label}: replace would delete ${absent} of ${found} keys (${Math.round((absent / found) * 1000) / 10}%), more than max_delete_ratio ${opts.maxDeleteRatio}; the model's rows were written, no key was deleted. If the model really shrank, run again with --allow-mass-delete.`,
         );
       }
       let deleted = 0;
@@ -172,7 +174,7 @@ export class RedisDestination {
         const gone = await this.unwritten(keys);
         if (gone.length) deleted += await this.client.unlink(...gone);
       }
-      return { deleted };
+      return deleted;
     } catch (e) {
       if (e instanceof MassDeleteError) throw e;
       throw redisFault(this.label, 'replace could not delete the keys left out', e);
@@ -226,6 +228,12 @@ export class RedisDestination {
     const h = (value ?? {}) as Record<string, string>;
     return columns.map((c) => (h[c.name] === undefined ? null : valueFromText(c.type, h[c.name])));
   }
+
+  async actionNames(): Promise<ActionNames> {
+    return {};
+  }
+
+  async cleanup(): Promise<void> {}
 
   async close(): Promise<void> {
     if (this.writtenSet) await this.client.del(this.writtenSet).catch(() => undefined);
