@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from '../../config/pipeline-schema.js';
+import { duration } from '../../config/duration.js';
 
 /**
  * `destination: { type: http, … }`. Secret fields are marked with `.meta({ secret: true })`:

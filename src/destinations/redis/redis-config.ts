@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, parseDuration } from '../../config/pipeline-schema.js';
+import { duration, parseDuration } from '../../config/duration.js';
 
 /** A key's lifetime: 90s, 30m, 12h, 7d. */
 const ttl = z
