@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { PG_URL } from './databases.js';
+import { PG_URL, pgPrimaryKey } from './databases.js';
 import { rowsOf, startTestApi, type TestApi } from './http-test-server.js';
 
 /**
@@ -13,7 +13,7 @@ import { rowsOf, startTestApi, type TestApi } from './http-test-server.js';
  *   DELETE /records/<key…>               delete one record; 404 when it does not exist
  * A refused request answers 422 `{ "message": <Postgres' message> }`.
  */
-export async function startPgBackedApi(table: string, keys: string[]): Promise<TestApi & { base: string }> {
+export async function startPgBackedApi(table: string): Promise<TestApi & { base: string }> {
   const client = new pg.Client({ connectionString: PG_URL });
   await client.connect();
   const t = client.escapeIdentifier(table);
@@ -22,7 +22,9 @@ export async function startPgBackedApi(table: string, keys: string[]): Promise<T
       (r) => r.column_name,
     );
   const q = (c: string) => client.escapeIdentifier(c);
+  const primaryKey = () => pgPrimaryKey(client, table);
   const api = await startTestApi(async (r) => {
+    const keys = await primaryKey();
     const [path, query] = r.url.split('?');
     const parts = path.split('/').filter(Boolean).slice(1).map(decodeURIComponent);
     const where = keys.map((k, i) => `${q(k)}::text = $${i + 1}`).join(' AND ');

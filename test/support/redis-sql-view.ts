@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
+import { pgPrimaryKey } from './databases.js';
 
 /**
  * SQL over Redis hashes, for the conformance suite, which looks at every destination with
@@ -9,12 +10,13 @@ import type pg from 'pg';
  * `prefix` + key values joined by ':', NULL fields absent). CREATE TABLE only defines the
  * columns. What the suite reads is therefore always what Redis holds.
  */
-export function redisSqlView(client: pg.Client, redis: Redis, table: string, prefix: string, keys: () => string[]) {
+export function redisSqlView(client: pg.Client, redis: Redis, table: string, prefix: string) {
   const t = client.escapeIdentifier(table);
   const columns = async () =>
     (await client.query<{ column_name: string }>(`SELECT column_name FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position`, [table])).rows.map(
       (r) => r.column_name,
     );
+  const keys = () => pgPrimaryKey(client, table);
   const ours = async () => {
     const found: string[] = [];
     for await (const batch of redis.scanStream({ match: `${prefix}*`, type: 'hash', count: 1000 }) as AsyncIterable<string[]>) found.push(...batch);
@@ -33,10 +35,11 @@ export function redisSqlView(client: pg.Client, redis: Redis, table: string, pre
     const existing = await ours();
     if (existing.length) await redis.del(...existing);
     const names = await columns();
+    const key = await keys();
     const rows = (await client.query(`SELECT * FROM ${t}`)).rows as Record<string, unknown>[];
     for (const row of rows) {
       const fields = names.flatMap((c) => (row[c] === null ? [] : [c, String(row[c])]));
-      await redis.hset(`${prefix}${keys().map((k) => String(row[k])).join(':')}`, ...fields);
+      await redis.hset(`${prefix}${key.map((k) => String(row[k])).join(':')}`, ...fields);
     }
   }
   return async function query<T>(sql: string, params?: unknown[]): Promise<T[]> {
