@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { buildCli, removeCliBuild, runCli, startCli, killHard } from '../support/cli-process.js';
+import { buildCli, removeCliBuild, runCli, startCli, startPaused, killHard } from '../support/cli-process.js';
 import { US_STATES_CSV, duckdbExec, tempDir, uniqueName, writeFile } from '../support/databases.js';
 import { rowsOf, startTestApi, type ReceivedRequest, type TestApi } from '../support/http-test-server.js';
 
@@ -255,5 +255,36 @@ describe('HTTP: a run killed after some batches, then the next run', () => {
     // …and the API holds every row once.
     expect(accepted.size).toBe(200);
     expect(api.received.every((q) => rowsOf(q).length <= 10)).toBe(true);
+  });
+});
+
+describe('Redis: a run killed after its first batch, then the next run', () => {
+  let redis: Redis;
+  let dir: string;
+  const prefix = uniqueName('item');
+
+  beforeAll(async () => {
+    redis = new Redis(REDIS_URL);
+    dir = tempDir();
+  });
+  afterAll(async () => {
+    for await (const keys of redis.scanStream({ match: `${prefix}:*`, count: 1000 }) as AsyncIterable<string[]>) if (keys.length) await redis.del(...keys);
+    redis.disconnect();
+  });
+
+  it('leaves whole batches behind, and the next run converges (verify: equal)', async () => {
+    const warehouse = join(dir, 'items.duckdb');
+    await duckdbExec(warehouse, `CREATE TABLE items AS SELECT i AS id, 'item ' || i AS label, i % 7 AS v FROM range(1, 5001) t(i)`);
+    const file = pipeline(dir, uniqueName('items_redis'), warehouse, `  type: redis\n  url: ${REDIS_URL}\n  key: "${prefix}:{id}"\n  batch_size: 500`, 'upsert', 'items', 'id');
+    const started = await startPaused(['run', file], 'write', join(dir, 'pause'));
+    expect(started.paused, started.result?.stderr).toBe(true);
+    await killHard(started.run);
+    // One MULTI/EXEC went through whole; nothing of the next one.
+    expect(await redis.keys(`${prefix}:*`)).toHaveLength(500);
+    const r = await run(file);
+    expect(r.counts).toMatchObject({ sent: 5000 });
+    expect(await redis.keys(`${prefix}:*`)).toHaveLength(5000);
+    const v = await runCli(['--json', 'verify', file]);
+    expect(JSON.parse(v.stdout)).toMatchObject({ equal: true, modelRows: 5000, destinationRows: 5000 });
   });
 });
