@@ -106,7 +106,7 @@ describe('Redis destination', () => {
     await redis.set(`${prefix}:99`, 'a string, not a hash');
     const d = await open({}, 'replace');
     await d.write(batch(Array.from({ length: 8 }, (_, i) => row(i + 1, 'added', [BigInt(i + 1), `c${i + 1}`, null]))));
-    expect(await d.removeUnwritten({ maxDeleteRatio: 0.5, allowMassDelete: false })).toEqual({ deleted: 2 });
+    expect(await d.deleteUnwritten({ maxDeleteRatio: 0.5 })).toBe(2);
     const left = (await redis.keys(`${prefix}:*`)).sort();
     expect(left).toEqual([1, 2, 3, 4, 5, 6, 7, 8].map((i) => `${prefix}:${i}`).concat(`${prefix}:7:orders`, `${prefix}:99`).sort());
     expect(await redis.keys('outflow:replace:p:*')).toEqual([]);
@@ -118,7 +118,7 @@ describe('Redis destination', () => {
     await seed.write(batch(Array.from({ length: 10 }, (_, i) => row(i + 1, 'added', [BigInt(i + 1), `c${i + 1}`, null]))));
     const d = await open({}, 'replace');
     await d.write(batch([row(1, 'added', [1n, 'c1', null])]));
-    await expect(d.removeUnwritten({ maxDeleteRatio: 0.5, allowMassDelete: false })).rejects.toThrow(MassDeleteError);
+    await expect(d.deleteUnwritten({ maxDeleteRatio: 0.5 })).rejects.toThrow(MassDeleteError);
     expect(await redis.keys(`${prefix}:*`)).toHaveLength(10);
   });
 
