@@ -46,7 +46,7 @@ export async function deliverRecords(dest: RecordDestination, d: RecordDelivery)
   let first = true;
   for (const kind of ['upserts', 'removed'] as const) {
     if (kind === 'removed' && d.mode !== 'mirror') break;
-    for await (const records of deltaRecordBatches(d.ws.connection, kind, d.columns, d.keys, batchRows)) {
+    for await (const records of readAhead(deltaRecordBatches(d.ws.connection, kind, d.columns, d.keys, batchRows))) {
       const rejected = await writeAll(dest, d, records);
       const refused = new Set(rejected.map((r) => r.rn));
       for (const r of records) if (!refused.has(r.rn)) out[r.op]++;
@@ -58,6 +58,32 @@ export async function deliverRecords(dest: RecordDestination, d: RecordDelivery)
     }
   }
   return out;
+}
+
+/**
+ * Yields what `source` yields, reading the next item while the caller works on this one:
+ * DuckDB reads the next batch while the destination waits on the network for the current
+ * one (a profile of a load into Redis found the process idle a quarter of the time, waiting
+ * on one or the other). One batch ahead at most, so memory stays at two batches.
+ */
+async function* readAhead<T>(source: AsyncIterable<T>): AsyncIterable<T> {
+  const it = source[Symbol.asyncIterator]();
+  let next = it.next();
+  try {
+    for (;;) {
+      const r = await next;
+      if (r.done) return;
+      next = it.next();
+      yield r.value;
+    }
+  } finally {
+    // Stopped early (a write failed): the read in flight finishes before its query is closed.
+    await next.then(
+      () => undefined,
+      () => undefined,
+    );
+    await it.return?.();
+  }
 }
 
 async function writeAll(dest: RecordDestination, d: RecordDelivery, records: DeltaRecord[]): Promise<RejectedRow[]> {
