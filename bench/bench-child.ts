@@ -3,6 +3,7 @@
  *   node dist/bench/bench-child.js outflow <pipeline.yaml>
  *   node dist/bench/bench-child.js naive <warehouse.duckdb> <table> <postgres url> <target table>
  *   node dist/bench/bench-child.js pglite-copy <data dir> <file.csv> <target table>
+ *   node dist/bench/bench-child.js redis-hset <warehouse.duckdb> <table> <redis url> <key prefix>
  * Prints one JSON line: wall time of the load (process start-up excluded), peak RSS
  * (getrusage: JS heap and DuckDB's native memory alike), and what was loaded.
  */
@@ -11,7 +12,8 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import pg from 'pg';
 import { loadPipeline } from '../src/config/load-pipeline.js';
 import { runPipeline } from '../src/engine/run-pipeline.js';
-import { COLUMN_NAMES } from './customer-model.js';
+import { Redis } from 'ioredis';
+import { COLUMN_NAMES, REDIS_TEXT_SQL } from './customer-model.js';
 
 export interface ChildReport {
   ms: number;
@@ -104,6 +106,43 @@ async function runPgliteCopy(dataDir: string, csv: string, table: string): Promi
   return { ms: performance.now() - t, peakRssMb: 0, rows: r.affectedRows ?? 0, status: 'success' };
 }
 
+/**
+ * The client-side limit for Redis: what a user would write by hand with ioredis — the
+ * model's rows streamed from DuckDB (values already text), one pipelined HSET per row,
+ * 1,000 rows per pipeline, no MULTI, no DEL, no TTL.
+ */
+async function runRedisHset(warehouse: string, table: string, url: string, prefix: string): Promise<ChildReport> {
+  const t = performance.now();
+  const instance = await DuckDBInstance.create(warehouse, { access_mode: 'READ_ONLY', memory_limit: '256MB' });
+  const duck = await instance.connect();
+  const redis = new Redis(url);
+  const result = await duck.stream(REDIS_TEXT_SQL(table));
+  let total = 0;
+  let pipeline = redis.pipeline();
+  let queued = 0;
+  for (;;) {
+    const chunk = await result.fetchChunk();
+    if (!chunk || chunk.rowCount === 0) break;
+    for (const row of chunk.getRows()) {
+      const args: string[] = [];
+      for (let i = 0; i < COLUMN_NAMES.length; i++) if (row[i] !== null) args.push(COLUMN_NAMES[i], String(row[i]));
+      pipeline.hset(`${prefix}${row[0]}`, ...args);
+      if (++queued === 1000) {
+        await pipeline.exec();
+        pipeline = redis.pipeline();
+        total += queued;
+        queued = 0;
+      }
+    }
+  }
+  if (queued) await pipeline.exec();
+  total += queued;
+  redis.disconnect();
+  duck.closeSync();
+  instance.closeSync();
+  return { ms: performance.now() - t, peakRssMb: 0, rows: total, status: 'success' };
+}
+
 async function main(): Promise<void> {
   const [mode, ...args] = process.argv.slice(2);
   // The process's own view of its memory, sampled while the load runs (the event loop is
@@ -117,7 +156,9 @@ async function main(): Promise<void> {
         ? await runNaive(args[0], args[1], args[2], args[3])
         : mode === 'pglite-copy'
           ? await runPgliteCopy(args[0], args[1], args[2])
-          : await runOutflow(args[0]);
+          : mode === 'redis-hset'
+            ? await runRedisHset(args[0], args[1], args[2], args[3])
+            : await runOutflow(args[0]);
   } catch (e) {
     report = { ms: 0, peakRssMb: 0, rows: 0, status: 'failed', error: e instanceof Error ? e.message : String(e) };
   }

@@ -50,3 +50,33 @@ export function changeSql(table: string, rows: number, maxId: number, round: num
     added,
   };
 }
+
+/**
+ * The model's rows with each value as the text outflow's Redis destination writes into a
+ * hash field (ISO-8601 timestamps, true/false), for the hand-written loaders it is
+ * measured against.
+ */
+export const REDIS_TEXT_SQL = (table: string) => `SELECT CAST(id AS VARCHAR), email, name, country, CAST(lifetime_value AS VARCHAR),
+    CAST(orders AS VARCHAR), strftime(last_order_at AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ'), CAST(is_active AS VARCHAR), segment
+  FROM ${table}`;
+
+/** The pipeline every bench run of outflow uses: the model table of `warehouse`, upserted by id into `destination` (YAML lines). */
+export function benchPipelineYaml(name: string, warehouse: string, destination: string, stateDir: string): string {
+  return `name: ${name}
+source:
+  type: duckdb
+  path: ${warehouse}
+  read_only: true
+model:
+  table: customers
+destination:
+${destination
+  .split('\n')
+  .map((l) => `  ${l}`)
+  .join('\n')}
+primary_key: id
+mode: upsert
+state:
+  dir: ${stateDir}
+`;
+}

@@ -32,6 +32,14 @@ export const previewCommand = defineCommand({
       reporter.line(`\nremoved keys (first ${pv.samples.removed.length}):`);
       reporter.line(pv.samples.removed.map((r) => '  ' + r.map(formatValue).join(', ')).join('\n'));
     }
+    if (pv.writes?.length) {
+      reporter.line(`\nfirst requests a run would send (none were sent):`);
+      for (const w of pv.writes) {
+        reporter.line(`  ${w.op}, ${w.rows} row${w.rows === 1 ? '' : 's'}: ${w.request}`);
+        for (const [name, value] of Object.entries(w.details ?? {})) reporter.line(`    ${name}: ${value}`);
+        if (w.body !== undefined) reporter.line(`    body: ${w.body}`);
+      }
+    }
     return pv.problems.length ? EXIT.config : EXIT.ok;
   },
 });

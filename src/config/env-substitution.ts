@@ -19,7 +19,8 @@ export function substituteEnv(
 ): unknown {
   if (typeof node === 'string') {
     const field = path.join('.');
-    const isSecretField = SECRET_FIELD.test(String(path[path.length - 1] ?? ''));
+    // Header values (an HTTP destination's `Authorization: Bearer ${TOKEN}`) are all secret, whatever the header is called.
+    const isSecretField = SECRET_FIELD.test(String(path[path.length - 1] ?? '')) || path[path.length - 2] === 'headers';
     const out = node.replace(REFERENCE, (whole, name: string | undefined) => {
       if (whole === '$$') return '$';
       const value = env[name as string];

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { sourceConfig } from '../sources/source-configs.js';
 import { destinationConfig } from '../destinations/destination-configs.js';
+import { duration } from './duration.js';
+
+export { duration, parseDuration } from './duration.js';
 
 export const SYNC_MODES = ['insert', 'insert_new', 'upsert', 'update', 'mirror', 'replace'] as const;
 export type SyncMode = (typeof SYNC_MODES)[number];
@@ -27,23 +30,6 @@ const actions = z
     on_failure: z.array(action).default([]),
   })
   .default({ before: [], after: [], on_success: [], on_failure: [] });
-
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/** Durations such as 500ms, 30s, 10m, 2h. */
-export const duration = z
-  .string()
-  .regex(/^\d+(ms|s|m|h)$/, 'a duration such as 500ms, 30s, 10m or 2h')
-  .transform(parseDuration)
-  // Node timers hold at most 2^31-1 ms (about 24 days); a longer one would fire at once.
-  .refine((ms) => ms <= MAX_TIMER_MS, 'at most 24 days (596h)');
-
-export function parseDuration(text: string): number {
-  const m = /^(\d+)(ms|s|m|h)$/.exec(text);
-  if (!m) throw new Error(`not a duration: ${text}`);
-  const n = Number(m[1]);
-  return n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
-}
 
 const retry = z
   .strictObject({

@@ -12,6 +12,8 @@ export interface DestinationContext {
   /** Dry runs (validate, preview, verify) never change the target. */
   isDryRun?: boolean;
   timeouts: { connect?: number; statement?: number };
+  /** The pipeline's retry policy: record destinations retry a request within it before failing the run. */
+  retry?: { attempts: number; initialDelayMs: number; maxDelayMs: number };
 }
 
 export type DestinationOpener<C extends DestinationConfig = DestinationConfig> = (config: C, ctx: DestinationContext) => Promise<Destination>;
@@ -24,6 +26,8 @@ export type DestinationOpener<C extends DestinationConfig = DestinationConfig> =
 const openers: { [T in DestinationType]: () => Promise<DestinationOpener<Extract<DestinationConfig, { type: T }>>> } = {
   postgres: async () => (await import('./postgres/postgres-destination.js')).openPostgresDestination,
   pglite: async () => (await import('./postgres/postgres-destination.js')).openPostgresDestination,
+  http: async () => (await import('./http/http-destination.js')).openHttpDestination,
+  redis: async () => (await import('./redis/redis-destination.js')).openRedisDestination,
 };
 
 const testOpeners = new Map<string, DestinationOpener>();

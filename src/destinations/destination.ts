@@ -267,6 +267,33 @@ export interface RecordDestination extends DestinationBase {
   readonly capabilities: DestinationCapabilities & { shape: 'records' };
   /** Delivers a batch (at most `capabilities.maxBatchRows` records). Throw TransientError to retry the run, TerminalError-like OutflowErrors to fail it. */
   write(batch: RecordBatch): Promise<WriteResult>;
+  /**
+   * Problems with the destination's own settings for these columns, found before anything is
+   * sent (`validate`): a URL or key template naming a column the pipeline does not map.
+   */
+  checkColumns?(columns: Column[], keys: string[]): string[];
+  /** What `write(batch)` would send, its first `limit` requests or commands, without sending anything (`preview`). */
+  previewWrites?(batch: RecordBatch, limit: number): WritePreview[];
+  /**
+   * `replace`, once every batch of the run is written: deletes what the run did not write
+   * (for a cache, the keys of its shape the model no longer has). Refuses with a
+   * MassDeleteError, deleting nothing, beyond `maxDeleteRatio` of what it found (undefined:
+   * no limit). Returns how many it deleted.
+   */
+  deleteUnwritten?(opts: { maxDeleteRatio?: number }): Promise<number>;
+}
+
+/** What a write would send, as `preview` shows it instead of sending it (no secrets). */
+export interface WritePreview {
+  op: DeltaRecord['op'];
+  /** Rows the request or command carries. */
+  rows: number;
+  /** The request line or command, e.g. `POST https://api.example.com/v1/contacts`, `HSET customer:42 …`. */
+  request: string;
+  /** Named details worth seeing (header names, the idempotency key); never a secret's value. */
+  details?: Record<string, string>;
+  /** The body, truncated. */
+  body?: string;
 }
 
 export type Destination = BulkDestination | RecordDestination;

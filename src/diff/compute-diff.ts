@@ -19,6 +19,8 @@ export interface DiffInput {
   cursor?: { column: string; after?: string };
   /** DuckDB expression naming the first column holding a value the destination cannot store. */
   badValueSql?: string;
+  /** Number the rows to send (and mirror's removed keys) in key order, not storage order: the same delta is then batched the same way every time. */
+  isKeyOrdered?: boolean;
   /** Rows in the snapshot (readSnapshotMeta counted them when it was attached). */
   snapshotRows: number;
   /** Row count and hash aggregates of the snapshot, when it has them. */
@@ -73,6 +75,8 @@ interface DiffSql {
   match: (a: string, b: string) => string;
   /** The mapped model columns, qualified by `alias`. */
   cols: (alias: string) => string;
+  /** The window order numbering rows to send: by key when isKeyOrdered, else none (storage order). */
+  rowOrder: string;
 }
 
 function diffSql(d: DiffInput): DiffSql {
@@ -87,6 +91,7 @@ function diffSql(d: DiffInput): DiffSql {
     bad: d.badValueSql ?? 'NULL::VARCHAR',
     match: (a, b) => d.keys.map((k) => `${a}.${q(k)} = ${b}.${q(k)}`).join(' AND '),
     cols: (alias) => d.columns.map((col) => `${alias}.${q(col.name)}`).join(', '),
+    rowOrder: d.isKeyOrdered ? `ORDER BY ${d.keys.map(q).join(', ')}` : '',
   };
 }
 
@@ -182,12 +187,12 @@ async function incrementalDiff(d: DiffInput, s: DiffSql): Promise<DiffCounts> {
   // Row numbers run 1..n over the rows that will be sent, in the order they are stored,
   // so a destination can re-read any range of them.
   await c.run(
-    `CREATE TEMP TABLE _outflow_delta AS SELECT row_number() OVER () AS _rn, _h, _added, ${s.cols('x')} FROM _outflow_cand AS x WHERE _bad IS NULL`,
+    `CREATE TEMP TABLE _outflow_delta AS SELECT row_number() OVER (${s.rowOrder}) AS _rn, _h, _added, ${s.cols('x')} FROM _outflow_cand AS x WHERE _bad IS NULL`,
   );
   await c.run(`CREATE OR REPLACE TEMP TABLE _outflow_gone AS SELECT ${s.keyList} FROM _outflow_j WHERE _k = 'g'`);
   await c.run(
     `CREATE OR REPLACE TEMP TABLE _outflow_removed AS
-       SELECT row_number() OVER () AS _rn, ${s.keyList} FROM _outflow_gone ${d.mode === 'mirror' ? '' : 'WHERE false'}`,
+       SELECT row_number() OVER (${s.rowOrder}) AS _rn, ${s.keyList} FROM _outflow_gone ${d.mode === 'mirror' ? '' : 'WHERE false'}`,
   );
   // The model-wide tables are not read again: dropped, they free DuckDB's memory for the
   // snapshot commit (a 5M-row _outflow_mh is ~80 MB; at a 48MB memory_limit the commit's
@@ -258,12 +263,13 @@ export const FULL_DELTA_VIEW = '_outflow_delta_view';
  * (an incremental diff builds it eagerly, so then this does nothing). Row numbers are
  * fixed once, in the table, so every later range read sees the same numbering.
  */
-export async function ensureDeltaTable(c: DuckDBConnection): Promise<void> {
+export async function ensureDeltaTable(c: DuckDBConnection, keyOrder?: string[]): Promise<void> {
   const exists = (
     await c.runAndReadAll(`SELECT count(*) AS n FROM duckdb_tables() WHERE temporary AND table_name = '_outflow_delta'`)
   ).getRows()[0][0];
   if (Number(exists) > 0) return;
-  await c.run(`CREATE TEMP TABLE _outflow_delta AS SELECT row_number() OVER () AS _rn, * FROM ${FULL_DELTA_VIEW}`);
+  const order = keyOrder?.length ? `ORDER BY ${keyOrder.map((k) => q(k)).join(', ')}` : '';
+  await c.run(`CREATE TEMP TABLE _outflow_delta AS SELECT row_number() OVER (${order}) AS _rn, * FROM ${FULL_DELTA_VIEW}`);
 }
 
 /** Drops a temp table or view of this name, whichever it is (DROP VIEW on a table is an error in DuckDB). */

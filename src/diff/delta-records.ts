@@ -23,7 +23,8 @@ export async function* deltaRecordBatches(
   batchRows: number,
 ): AsyncIterable<DeltaRecord[]> {
   const keyColumns = keys.map((k) => columns.find((col) => col.name === k)!);
-  if (kind === 'upserts') await ensureDeltaTable(c);
+  // Numbered in key order (a full sync numbers them here): the same delta makes the same batches.
+  if (kind === 'upserts') await ensureDeltaTable(c, keys);
   const table = kind === 'upserts' ? '_outflow_delta' : '_outflow_removed';
   const total = Number((await c.runAndReadAll(`SELECT coalesce(max(_rn), 0) AS n FROM ${table}`)).getRows()[0][0]);
   const step = Math.max(1, Math.floor(batchRows));

@@ -22,6 +22,7 @@ export async function openDestination(p: Pipeline, opts: { isDryRun?: boolean } 
       baseDir: p.baseDir,
       isDryRun: opts.isDryRun,
       timeouts: { connect: p.spec.timeouts.connect, statement: p.spec.timeouts.statement },
+      retry: { attempts: p.spec.retry.attempts, initialDelayMs: p.spec.retry.initial_delay, maxDelayMs: p.spec.retry.max_delay },
     });
   } catch (e) {
     if (e instanceof OutflowError) throw e;

@@ -1,6 +1,6 @@
 import { listValue } from '@duckdb/node-api';
 import type { Pipeline } from '../config/load-pipeline.js';
-import { isBulkDestination, type DeliveryIdentity, type Destination, type MergePlan, type PlannedChanges, type RejectedRow } from '../destinations/destination.js';
+import { isBulkDestination, type DeliveryIdentity, type Destination, type MergePlan, type PlannedChanges, type RejectedRow, type WritePreview } from '../destinations/destination.js';
 import type { Source } from '../sources/source.js';
 import type { Column, Schema, Value } from '../types/logical-type.js';
 import { HistoryStore } from '../state/history-store.js';
@@ -20,7 +20,7 @@ import { unstorableReason, unstorableValueSql } from '../duckdb/unstorable-value
 import { columnList } from '../duckdb/duckdb-sql.js';
 import { guardMassDelete } from '../destinations/mass-delete.js';
 import { deliverBulk, stageMirrorKeys } from './deliver-bulk.js';
-import { deliverRecords } from './deliver-records.js';
+import { deliverRecords, previewRecordWrites } from './deliver-records.js';
 import { pauseForTests } from '../test-hooks.js';
 import { backoffDelay, sleep } from './retry.js';
 
@@ -239,7 +239,7 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
     const { ws, isFull, fullReason, fingerprint, meta } = prepared;
     result.syncKind = isFull ? 'full' : 'incremental';
     result.fullReason = fullReason;
-    const diff = await timed('diff', () => computeDiff(diffInput(p, prepared, plan, dest.capabilities.unstorable)));
+    const diff = await timed('diff', () => computeDiff(diffInput(p, prepared, plan, dest.capabilities)));
     Object.assign(result.counts, { read: diff.read, added: diff.added, changed: diff.changed, removed: diff.removed });
     if (!diff.matchesSnapshot) {
       const retries = await countRetries(ws.connection, plan.keys);
@@ -306,6 +306,10 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
       );
       result.counts.sent = deltaCount;
       Object.assign(result.counts, { inserted: written.added, updated: written.changed, deleted: written.removed });
+      // replace: the whole model is written; what the run did not write goes (the destination finds it, guarded).
+      if (p.spec.mode === 'replace' && dest.deleteUnwritten) {
+        result.counts.deleted += await timed('delete unwritten', () => dest.deleteUnwritten!({ maxDeleteRatio: mergePlan.maxDeleteRatio }));
+      }
       await recordRejected(ws, keyColumns, written.rejected, result);
       await recordRejected(ws, keyColumns, written.rejectedRemoved, result, 'removed');
       result.counts.unchanged = diff.read - diff.invalid - deltaCount;
@@ -381,12 +385,17 @@ export async function describeAndPrepare(
   }
   const schema = await source.describe(p.spec.model);
   const plan = planColumns(p, schema);
-  // A destination with no table to describe (an API) has nothing to check or create.
-  if (!dest.describe) return { plan, schema, targetExists: true, problems: [] };
+  // A destination with no table to describe (an API, a cache) checks its own settings against the columns.
+  if (!dest.describe) {
+    const problems = isBulkDestination(dest) ? [] : (dest.checkColumns?.(plan.columns, plan.keys) ?? []);
+    if (problems.length && mayCreate) throw schemaMismatch(problems, dest.label);
+    return { plan, schema, targetExists: true, problems };
+  }
   const target = await dest.describe();
   if (!target) {
-    if (!p.spec.destination.create_table) {
-      throw schemaMismatch([`table ${p.spec.destination.table} does not exist and destination.create_table is false`], dest.label);
+    const table = p.spec.destination as { table?: string; create_table?: boolean };
+    if (table.create_table === false) {
+      throw schemaMismatch([`table ${table.table} does not exist and destination.create_table is false`], dest.label);
     }
     if (mayCreate) await dest.createTable?.(plan.columns, plan.keys);
     return { plan, schema, targetExists: false, problems: [] };
@@ -425,7 +434,7 @@ async function prepareWorkspace(p: Pipeline, source: Source, schema: Schema, pla
   return { ws, isFull: fullReason !== undefined, fullReason, fingerprint, meta };
 }
 
-function diffInput(p: Pipeline, prepared: Awaited<ReturnType<typeof prepareWorkspace>>, plan: ColumnPlan, unstorable: Destination['capabilities']['unstorable']): DiffInput {
+function diffInput(p: Pipeline, prepared: Awaited<ReturnType<typeof prepareWorkspace>>, plan: ColumnPlan, capabilities: Destination['capabilities']): DiffInput {
   const { ws, isFull, meta } = prepared;
   return {
     connection: ws.connection,
@@ -436,7 +445,10 @@ function diffInput(p: Pipeline, prepared: Awaited<ReturnType<typeof prepareWorks
     mode: p.spec.mode,
     isFull,
     cursor: p.spec.incremental ? { column: p.spec.incremental.cursor, after: isFull ? undefined : meta.cursor } : undefined,
-    badValueSql: unstorableValueSql(plan.columns, unstorable),
+    badValueSql: unstorableValueSql(plan.columns, capabilities.unstorable),
+    // Record destinations get the rows in key order: the next run after a crash batches the
+    // same rows the same way, so its requests carry the same idempotency keys.
+    isKeyOrdered: capabilities.shape === 'records',
     snapshotRows: meta.rows,
     snapshotSummary: meta.summary,
   };
@@ -476,6 +488,8 @@ export interface PreviewResult {
   targetExists: boolean;
   columns: string[];
   samples: { added: Value[][]; changed: Value[][]; removed: Value[][] };
+  /** A record destination: the first requests or commands a run would send (none are sent). */
+  writes?: WritePreview[];
   problems: string[];
 }
 
@@ -490,8 +504,9 @@ export async function previewPipeline(p: Pipeline, opts: { full?: boolean; sampl
     const { plan, schema, targetExists, problems } = await describeAndPrepare(p, c.source, dest, false);
     const prepared = await prepareWorkspace(p, c.source, schema, plan, opts, c);
     const { ws, isFull, fullReason, meta } = prepared;
-    const diff = await computeDiff(diffInput(p, prepared, plan, dest.capabilities.unstorable));
-    await ensureDeltaTable(ws.connection); // samples and staging read numbered rows
+    const diff = await computeDiff(diffInput(p, prepared, plan, dest.capabilities));
+    // Samples and staging read numbered rows (a record destination's in key order, as a run numbers them).
+    await ensureDeltaTable(ws.connection, isBulkDestination(dest) ? undefined : plan.keys);
     const keyColumns = plan.keys.map((k) => plan.columns.find((col) => col.name === k)!);
     const names = plan.columns.map((col) => col.name);
     const sample = (where: string) => readRows(ws.connection, `SELECT ${columnList(names)} FROM _outflow_delta WHERE ${where} ORDER BY _rn LIMIT ${n}`, plan.columns);
@@ -508,6 +523,10 @@ export async function previewPipeline(p: Pipeline, opts: { full?: boolean; sampl
       if (p.spec.mode === 'mirror') await stageMirrorKeys(dest, ws, keyColumns, false);
       planned = await dest.plan(mergePlanFor(p, plan, isFull, false, { pipeline: p.name, runId: 0, snapshotVersion: meta.version + 1, fingerprint: prepared.fingerprint }));
     }
+    const writes =
+      isBulkDestination(dest) || problems.length
+        ? undefined
+        : await previewRecordWrites(dest, ws, p.spec.mode, plan, { pipeline: p.name, runId: 0, snapshotVersion: meta.version + 1, fingerprint: prepared.fingerprint });
     return {
       pipeline: p.name,
       mode: p.spec.mode,
@@ -515,6 +534,7 @@ export async function previewPipeline(p: Pipeline, opts: { full?: boolean; sampl
       fullReason,
       counts: { read: diff.read, added: diff.added, changed: diff.changed, removed: diff.removed, invalid: diff.invalid },
       planned,
+      writes,
       targetExists,
       columns: plan.columns.map((col) => col.name),
       samples,

@@ -6,7 +6,7 @@ import pg from 'pg';
 import { loadPipeline } from '../../src/config/load-pipeline.js';
 import { runPipeline } from '../../src/engine/run-pipeline.js';
 import { verifyPipeline } from '../../src/engine/verify.js';
-import { PG_COLUMNS, modelRowsSql } from '../../bench/customer-model.js';
+import { PG_COLUMNS, benchPipelineYaml, modelRowsSql } from '../../bench/customer-model.js';
 import { buildCli } from '../support/cli-process.js';
 import { PG_URL, duckdbExec, tempDir, uniqueName, writeFile } from '../support/databases.js';
 
@@ -36,25 +36,8 @@ describe('streamed load of the customer-insights model', () => {
     const warehouse = join(dir, `${name}.duckdb`);
     await duckdbExec(warehouse, [`SET TimeZone = 'UTC'`, `CREATE TABLE customers AS ${modelRowsSql(1, rows)}`]);
     await admin.query(`CREATE TABLE ${table} (${PG_COLUMNS.join(', ')})`);
-    return writeFile(
-      join(dir, `${name}.yaml`),
-      `name: ${name}_${process.pid}
-source:
-  type: duckdb
-  path: ${warehouse}
-  read_only: true
-model:
-  table: customers
-destination:
-  type: postgres
-  url: \${OUTFLOW_TEST_PG_URL}
-  table: ${table}
-  create_table: false
-primary_key: id
-state:
-  dir: ${join(dir, `${name}-state`)}
-`,
-    );
+    const destination = `type: postgres\nurl: \${OUTFLOW_TEST_PG_URL}\ntable: ${table}\ncreate_table: false`;
+    return writeFile(join(dir, `${name}.yaml`), benchPipelineYaml(`${name}_${process.pid}`, warehouse, destination, join(dir, `${name}-state`)));
   }
 
   it('delivers exactly the model: 200,000 rows, and verify finds no difference', async () => {

@@ -75,7 +75,8 @@ describe.each(DESTINATION_HARNESSES)('destination conformance: $name', (h) => {
     if (mode === 'mirror') expect(r2.counts).toMatchObject({ added: 1, changed: 1, removed: 1, inserted: 1, updated: 1, deleted: 1, sent: 2 });
     if (mode === 'upsert') expect(r2.counts).toMatchObject({ added: 1, changed: 1, removed: 0, inserted: 1, updated: 1, deleted: 0, sent: 2 });
     if (mode === 'insert_new') expect(r2.counts).toMatchObject({ added: 1, changed: 0, inserted: 1, sent: 1 });
-    if (mode === 'replace') expect(r2).toMatchObject({ syncKind: 'full', counts: { deleted: 3, inserted: 3 } });
+    // A table is emptied and filled again; a record destination deletes only what the model lost, (2, x).
+    if (mode === 'replace') expect(r2).toMatchObject({ syncKind: 'full', counts: { deleted: h.shape === 'bulk' ? 3 : 1, inserted: 3 } });
   });
 
   const missing = (['insert', 'insert_new', 'update', 'upsert', 'mirror', 'replace'] as const).find((m) => !h.modes.includes(m));
@@ -123,7 +124,7 @@ describe.each(DESTINATION_HARNESSES)('destination conformance: $name', (h) => {
     expect(await rows(f)).toEqual([r(1, 'x', 1), r(1, 'y', 2), r(2, 'x', 3), r(3, 'q', 4), r(9, 'z', 900)]);
   });
 
-  it('a refused row is isolated and reported by key; the rest arrive; once fixed it is sent again alone', async () => {
+  it.skipIf(!h.refusesValues)('a refused row is isolated and reported by key; the rest arrive; once fixed it is sent again alone', async () => {
     f = await h.open('conf_rejected');
     await f.warehouseSql(
       `CREATE TABLE items AS SELECT i::INTEGER AS id, CASE WHEN i = 70 THEN 'ABC' ELSE 'C' || (i % 10) END AS code, i AS v FROM range(1, 201) t(i)`,
@@ -150,7 +151,7 @@ describe.each(DESTINATION_HARNESSES)('destination conformance: $name', (h) => {
     expect(await f.query(`SELECT code FROM "${f.table}" WHERE id = 70`)).toEqual([{ code: 'AB' }]);
   });
 
-  it('a NUL byte in text is refused before sending, with the destination reason', async () => {
+  it.skipIf(!h.refusesNulInText)('a NUL byte in text is refused before sending, with the destination reason', async () => {
     f = await h.open('conf_nul');
     await f.warehouseSql(`CREATE TABLE items AS SELECT i::INTEGER AS id, CASE WHEN i = 3 THEN 'a' || chr(0) || 'b' ELSE 'ok' END AS name FROM range(1, 6) t(i)`);
     await f.query(`CREATE TABLE "${f.table}" (id integer PRIMARY KEY, name text)`);

@@ -25,7 +25,10 @@ export interface Fixture {
   close(): Promise<void>;
 }
 
-export async function openFixture(prefix: string, engine: 'postgres' | 'pglite' = 'postgres'): Promise<Fixture> {
+/** The `destination:` block of a fixture's pipeline, when it is not the test database's own (an HTTP API, Redis). */
+export type DestinationYaml = (table: string, pipeline: { mode: string; keys: string[] }) => string;
+
+export async function openFixture(prefix: string, engine: 'postgres' | 'pglite' = 'postgres', destinationYaml?: DestinationYaml): Promise<Fixture> {
   const dir = tempDir(`outflow-${prefix}-`);
   const warehouse = join(dir, 'warehouse.duckdb');
   const table = uniqueName(prefix);
@@ -47,7 +50,7 @@ source:
   path: ${warehouse}
 model:
   table: items
-${db.yaml(table)}primary_key: ${o.key ?? 'id'}
+${destinationYaml ? destinationYaml(table, { mode: o.mode, keys: keyList(o.key ?? 'id') }) : db.yaml(table)}primary_key: ${o.key ?? 'id'}
 mode: ${o.mode}
 ${mapping}state:
   dir: ${join(dir, 'state')}
@@ -85,6 +88,11 @@ ${o.extra ?? ''}`,
     },
   };
   return f;
+}
+
+/** `id` or `[a, b]` as written after primary_key: in a pipeline file. */
+function keyList(key: string): string[] {
+  return key.replace(/[[\]\s]/g, '').split(',');
 }
 
 /** Count and md5 of `id|name|v` rows in id order, on each side. */

@@ -79,3 +79,13 @@ export function writeFile(path: string, text: string): string {
 
 export { cpSync };
 process.env.OUTFLOW_TEST_PG_URL ??= PG_URL;
+
+/** The primary key columns of a Postgres table, in key order. */
+export async function pgPrimaryKey(client: pg.Client, table: string): Promise<string[]> {
+  const rows = await client.query<{ attname: string }>(
+    `SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+      WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)`,
+    [client.escapeIdentifier(table)],
+  );
+  return rows.rows.map((r) => r.attname);
+}

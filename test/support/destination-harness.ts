@@ -3,6 +3,7 @@ import { SYNC_MODES } from '../../src/config/pipeline-schema.js';
 import { replaceDestinationForTests } from '../../src/destinations/create-destination.js';
 import { openFixture, type Fixture } from './change-fixture.js';
 import { openPgRecordTestDestination } from './record-test-destination.js';
+import { openHttpFixture, openRedisFixture } from './record-fixtures.js';
 
 /**
  * The destinations the conformance suite (test/destinations/conformance.test.ts) runs
@@ -22,6 +23,10 @@ export interface DestinationHarness {
   mirrorDeletesUnknownRows: boolean;
   /** `outflow run` in a child process reaches this destination (kill tests). */
   cli: boolean;
+  /** The target can refuse a row's value (a text too long for its column); Redis stores any text. */
+  refusesValues: boolean;
+  /** Text holding a NUL is declared unstorable (capabilities.unstorable.nulInText) and refused before sending. */
+  refusesNulInText: boolean;
   /** Opens a fixture: a DuckDB warehouse, a pipeline file, and a SQL view of the target. */
   open(prefix: string): Promise<Fixture>;
 }
@@ -35,6 +40,8 @@ const postgresFamily = (engine: 'postgres' | 'pglite'): DestinationHarness => ({
   namesRejectedColumn: true,
   mirrorDeletesUnknownRows: true,
   cli: true,
+  refusesValues: true,
+  refusesNulInText: true,
   open: (prefix) => openFixture(prefix, engine),
 });
 
@@ -51,6 +58,8 @@ const all: DestinationHarness[] = [
     namesRejectedColumn: false,
     mirrorDeletesUnknownRows: false,
     cli: false,
+    refusesValues: true,
+    refusesNulInText: true,
     async open(prefix) {
       replaceDestinationForTests('postgres', openPgRecordTestDestination);
       const f = await openFixture(prefix, 'postgres');
@@ -61,6 +70,32 @@ const all: DestinationHarness[] = [
       };
       return f;
     },
+  },
+  {
+    // A JSON API the test starts, keeping its records in Postgres (test/support/pg-backed-api.ts).
+    name: 'http',
+    shape: 'records',
+    modes: ['upsert', 'insert_new', 'update', 'mirror'],
+    readBack: false,
+    namesRejectedColumn: false,
+    mirrorDeletesUnknownRows: false,
+    cli: true,
+    refusesValues: true,
+    refusesNulInText: false,
+    open: openHttpFixture,
+  },
+  {
+    // The real Redis, one hash per row, seen through an SQL view (test/support/redis-sql-view.ts).
+    name: 'redis',
+    shape: 'records',
+    modes: ['upsert', 'mirror', 'replace'],
+    readBack: true,
+    namesRejectedColumn: false,
+    mirrorDeletesUnknownRows: false,
+    cli: true,
+    refusesValues: false,
+    refusesNulInText: false,
+    open: openRedisFixture,
   },
 ];
 
