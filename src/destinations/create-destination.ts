@@ -24,6 +24,7 @@ export type DestinationOpener<C extends DestinationConfig = DestinationConfig> =
 const openers: { [T in DestinationType]: () => Promise<DestinationOpener<Extract<DestinationConfig, { type: T }>>> } = {
   postgres: async () => (await import('./postgres/postgres-destination.js')).openPostgresDestination,
   pglite: async () => (await import('./postgres/postgres-destination.js')).openPostgresDestination,
+  mysql: async () => (await import('./mysql/mysql-destination.js')).openMysqlDestination,
 };
 
 const testOpeners = new Map<string, DestinationOpener>();

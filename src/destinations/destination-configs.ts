@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import { pgliteDestinationConfig, postgresDestinationConfig, postgresDestinationLabel } from './postgres/postgres-config.js';
+import { mysqlDestinationConfig, mysqlDestinationLabel } from './mysql/mysql-config.js';
 
 /**
  * Every destination's config schema (the pipeline file's `destination:`), one line per
  * connector. Schemas load eagerly (validation needs them); the connectors themselves load
  * lazily in create-destination.ts.
  */
-export const destinationConfig = z.discriminatedUnion('type', [postgresDestinationConfig, pgliteDestinationConfig]);
+export const destinationConfig = z.discriminatedUnion('type', [postgresDestinationConfig, pgliteDestinationConfig, mysqlDestinationConfig]);
 export type DestinationConfig = z.infer<typeof destinationConfig>;
 export type DestinationType = DestinationConfig['type'];
 
@@ -17,6 +18,7 @@ export type DestinationType = DestinationConfig['type'];
 const labels: { [T in DestinationType]: (config: Extract<DestinationConfig, { type: T }>) => string } = {
   postgres: postgresDestinationLabel,
   pglite: postgresDestinationLabel,
+  mysql: mysqlDestinationLabel,
 };
 
 export function destinationLabel(config: DestinationConfig): string {
