@@ -84,6 +84,10 @@ export function wrapMysqlError(context: string, e: unknown): Error {
   const msg = `${context}: ${describeMysqlError(e)}`;
   if (isTransientMysqlError(e)) return new TransientError(msg, { cause: e });
   const err = e as MysqlErrorLike;
+  if (err?.errno === 3948 || err?.errno === 1148) {
+    // MySQL 8 ships with local_infile off; outflow's bulk path needs it.
+    return new ConnectionError(`${msg} — outflow loads rows with LOAD DATA LOCAL INFILE: enable it on the server (SET PERSIST local_infile = ON)`, { cause: e });
+  }
   if ((err?.code && CONNECTION_CODES.has(err.code)) || (typeof err?.errno === 'number' && CONNECTION_ERRNOS.has(err.errno))) {
     return new ConnectionError(msg, { cause: e });
   }
