@@ -6,6 +6,7 @@ import { verifyPipeline } from '../../src/engine/verify.js';
 import { buildCli, killHard, removeCliBuild, runCli, startPaused } from '../support/cli-process.js';
 import { US_STATES_CSV, duckdbExec, tempDir, uniqueName, writeFile } from '../support/databases.js';
 import { MYSQL_URL, mysqlAdmin } from '../support/source-fixtures.js';
+import { TcpProxy, type Fault } from '../support/tcp-proxy.js';
 
 /**
  * The MySQL/MariaDB destination against the local MariaDB: the reference scenario from the
@@ -33,7 +34,7 @@ function table(prefix: string): string {
   return t;
 }
 
-function pipelineYaml(o: { name: string; dir: string; warehouse: string; model: string; table: string; key: string; mode: string; extra?: string }): string {
+function pipelineYaml(o: { name: string; dir: string; warehouse: string; model: string; table: string; key: string; mode: string; extra?: string; urlVar?: string }): string {
   return writeFile(
     join(o.dir, `${o.name}-${o.mode}.yaml`),
     `name: ${o.name}
@@ -44,7 +45,7 @@ model:
   table: ${o.model}
 destination:
   type: mysql
-  url: \${OUTFLOW_TEST_MYSQL_URL}
+  url: \${${o.urlVar ?? 'OUTFLOW_TEST_MYSQL_URL'}}
   table: ${o.table}
 primary_key: ${o.key}
 mode: ${o.mode}
@@ -312,5 +313,51 @@ describe('types: create_table from the model, values back exactly', () => {
     expect(await query(`SELECT CAST(n AS CHAR) AS n, CAST(ts AS CHAR) AS ts FROM ${t}`)).toEqual([{ n: '18446744073709551615', ts: '2030-05-06 05:08:09.500000' }]);
     const v = await verifyPipeline(loadPipeline(file));
     expect(v).toMatchObject({ missing: 1, different: 0, extra: 0 });
+  });
+});
+
+describe('faults: a lost or silent MariaDB connection is retried and the run converges', () => {
+  const dir = tempDir();
+  const warehouse = join(dir, 'warehouse.duckdb');
+  const t = table('faults');
+  let proxy: TcpProxy;
+  let file: string;
+
+  beforeAll(async () => {
+    const u = new URL(MYSQL_URL);
+    proxy = await TcpProxy.start({ host: u.hostname, port: Number(u.port || 3306) });
+    process.env.OUTFLOW_TEST_MYSQL_PROXY_URL = proxy.urlFor(MYSQL_URL);
+    await duckdbExec(warehouse, `CREATE TABLE items AS SELECT i::INTEGER AS id, 'name ' || i || ' ' || repeat('x', 250) AS name, (i % 1000)::INTEGER AS v FROM range(1, 20001) t(i)`);
+    const extra = 'retry:\n  attempts: 5\n  initial_delay: 50ms\n  max_delay: 400ms\ntimeouts:\n  connect: 2s\n  statement: 3s\n';
+    file = pipelineYaml({ name: 'faults', dir, warehouse, model: 'items', table: t, key: 'id', mode: 'upsert', extra, urlVar: 'OUTFLOW_TEST_MYSQL_PROXY_URL' });
+  });
+  afterAll(async () => {
+    await proxy.close();
+  });
+
+  async function runUnder(fault: Fault, change?: string) {
+    if (change) await duckdbExec(warehouse, change);
+    proxy.inject(fault);
+    const r = await runPipeline(loadPipeline(file));
+    proxy.clear();
+    expect(r.status, r.error).toBe('success');
+    expect(proxy.fired).toBeGreaterThan(0);
+    expect(r.stages.filter((s) => s.stage.startsWith('retry ')).length).toBeGreaterThanOrEqual(1);
+    expect(await verifyPipeline(loadPipeline(file))).toMatchObject({ equal: true, missing: 0, extra: 0, different: 0 });
+    return r;
+  }
+
+  it('connection cut mid-LOAD DATA of the first full load', async () => {
+    const r = await runUnder({ kind: 'cut-after-bytes', bytes: 2 << 20 });
+    expect(r.counts.inserted).toBe(20000);
+  });
+
+  it('connection cut just before the merge statement reaches the server', async () => {
+    const r = await runUnder({ kind: 'cut-on', pattern: 'ON DUPLICATE KEY', when: 'before' }, `UPDATE items SET v = v + 1 WHERE id % 3 = 0`);
+    expect(r.counts.updated).toBeGreaterThan(6000);
+  });
+
+  it('server stops answering during the merge', async () => {
+    await runUnder({ kind: 'stall-on', pattern: 'ON DUPLICATE KEY' }, `UPDATE items SET v = v + 1 WHERE id % 5 = 0`);
   });
 });
