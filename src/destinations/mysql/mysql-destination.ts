@@ -149,6 +149,7 @@ export class MysqlDestination implements BulkDestination {
   }
 
   async stage(columns: Column[], rows: RowStream, opts: { mayLoadDirectly: boolean }): Promise<StageResult> {
+    await this.tableName();
     try {
       if (opts.mayLoadDirectly && !this.opts.isDryRun && (await this.loadIntoEmptyTarget(columns, rows))) {
         return { staged: 0, rejected: [], loadedDirectly: true };
@@ -227,6 +228,7 @@ export class MysqlDestination implements BulkDestination {
   }
 
   async stageKeys(keyColumns: Column[], rows: RowStream): Promise<number> {
+    await this.tableName();
     const keyTable = this.helperTable('keys');
     // Shaped by the pipeline's key, which may be a unique key other than the table's primary key.
     await this.createHelperTable(keyTable, keyColumns.map((c) => this.q(c.name)));
