@@ -195,7 +195,10 @@ export class MysqlDestination implements BulkDestination {
     await this.session.query('RELEASE SAVEPOINT outflow_load');
     if (lo === hi) {
       const w = r.firstWarning ?? { message: 'the server changed a value while loading it' };
-      rejected.push({ rn: lo, column: columnOfMysqlError({ message: w.message }), reason: describeMysqlError({ message: w.message }) });
+      const column = columnOfMysqlError({ message: w.message });
+      // "Data truncated for column 'code'" says little alone: the column's type says why.
+      const type = this.target?.columns.find((c) => c.name === column)?.typeName;
+      rejected.push({ rn: lo, column, reason: `${describeMysqlError({ message: w.message })}${type ? ` (the column is ${type})` : ''}: the row was not loaded` });
       return 0;
     }
     const mid = Math.floor((lo + hi) / 2);
@@ -394,10 +397,6 @@ export class MysqlDestination implements BulkDestination {
   async actionNames(): Promise<ActionNames> {
     const t = await this.tableName();
     return { staging_table: this.helperTable('stage'), target_table: qualified(this.session, t) };
-  }
-
-  async countRows(): Promise<number> {
-    return this.count(`SELECT count(*) AS n FROM ${qualified(this.session, await this.tableName())}`);
   }
 
   async *readBack(columns: Column[], batchSize: number): AsyncIterable<Batch> {
