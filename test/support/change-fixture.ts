@@ -25,7 +25,7 @@ export interface Fixture {
   close(): Promise<void>;
 }
 
-export async function openFixture(prefix: string, engine: 'postgres' | 'pglite' = 'postgres'): Promise<Fixture> {
+export async function openFixture(prefix: string, engine: TestDestination['engine'] = 'postgres'): Promise<Fixture> {
   const dir = tempDir(`outflow-${prefix}-`);
   const warehouse = join(dir, 'warehouse.duckdb');
   const table = uniqueName(prefix);
