@@ -1,4 +1,5 @@
 import type { TargetTable } from '../destination.js';
+import { ConfigError } from '../../errors.js';
 import type { MysqlSession } from './mysql-session.js';
 import { logicalFromMysqlColumn } from './mysql-column-types.js';
 
@@ -13,7 +14,7 @@ export async function resolveTableName(session: MysqlSession, table: string): Pr
   const dot = table.indexOf('.');
   if (dot > 0) return { schema: table.slice(0, dot), name: table.slice(dot + 1) };
   const [row] = await session.query<{ db: string | null }>('SELECT DATABASE() AS db');
-  if (!row.db) throw new Error(`table ${table} names no database, and the URL names none: write destination.table as database.table`);
+  if (!row.db) throw new ConfigError(`destination.table: ${table} names no database, and the URL names none: write it as database.table`);
   return { schema: row.db, name: table };
 }
 
