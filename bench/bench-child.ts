@@ -1,7 +1,7 @@
 /**
  * One measured load in its own process, so its peak RSS is the load's alone:
  *   node dist/bench/bench-child.js outflow <pipeline.yaml>
- *   node dist/bench/bench-child.js naive <warehouse.duckdb> <table> <postgres url> <target table>
+ *   node dist/bench/bench-child.js naive <warehouse.duckdb> <table> <postgres:// or mysql:// url> <target table>
  *   node dist/bench/bench-child.js pglite-copy <data dir> <file.csv> <target table>
  *   node dist/bench/bench-child.js redis-hset <warehouse.duckdb> <table> <redis url> <key prefix>
  * Prints one JSON line: wall time of the load (process start-up excluded), peak RSS
@@ -10,6 +10,7 @@
 import { openAsBlob } from 'node:fs';
 import { DuckDBInstance } from '@duckdb/node-api';
 import pg from 'pg';
+import mysql from 'mysql2/promise';
 import { loadPipeline } from '../src/config/load-pipeline.js';
 import { runPipeline } from '../src/engine/run-pipeline.js';
 import { Redis } from 'ioredis';
@@ -49,30 +50,53 @@ async function runOutflow(file: string): Promise<ChildReport> {
  * multi-row parameterised INSERTs of 1,000 rows, one at a time. Decimals, big integers
  * and timestamps travel as text so the baseline is exact too.
  */
+/** A driver's multi-row INSERT of `rows` rows, the full-size statement prepared once and reused. */
+interface NaiveClient {
+  insert(rows: number, params: unknown[], isFull: boolean): Promise<void>;
+  end(): Promise<void>;
+}
+
+async function naiveClient(url: string, target: string, rowsPerInsert: number): Promise<NaiveClient> {
+  const n = COLUMN_NAMES.length;
+  const values = (rows: number, param: (i: number) => string) =>
+    Array.from({ length: rows }, (_, r) => `(${Array.from({ length: n }, (_, c) => param(r * n + c + 1)).join(', ')})`).join(', ');
+  if (url.startsWith('mysql:')) {
+    const conn = await mysql.createConnection({ uri: url });
+    const insertSql = (rows: number) => `INSERT INTO ${conn.escapeId(target)} (${COLUMN_NAMES.join(', ')}) VALUES ${values(rows, () => '?')}`;
+    return { insert: async (rows, params) => void (await conn.execute(insertSql(rows), params as string[])), end: () => conn.end() };
+  }
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const insertSql = (rows: number) => `INSERT INTO ${client.escapeIdentifier(target)} (${COLUMN_NAMES.join(', ')}) VALUES ${values(rows, (i) => `$${i}`)}`;
+  const fullSql = insertSql(rowsPerInsert);
+  return {
+    insert: async (rows, params, isFull) =>
+      void (isFull ? await client.query({ name: 'naive_insert', text: fullSql, values: params }) : await client.query(insertSql(rows), params)),
+    end: () => client.end(),
+  };
+}
+
 async function runNaive(warehouse: string, table: string, url: string, target: string): Promise<ChildReport> {
   const rowsPerInsert = 1000;
   const t = performance.now();
   const instance = await DuckDBInstance.create(warehouse, { access_mode: 'READ_ONLY', memory_limit: '256MB' });
   const duck = await instance.connect();
   await duck.run(`SET TimeZone = 'UTC'`);
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
+  const client = await naiveClient(url, target, rowsPerInsert);
   const n = COLUMN_NAMES.length;
-  const values = (rows: number) =>
-    Array.from({ length: rows }, (_, r) => `(${Array.from({ length: n }, (_, c) => `$${r * n + c + 1}`).join(', ')})`).join(', ');
-  const insertSql = (rows: number) => `INSERT INTO ${client.escapeIdentifier(target)} (${COLUMN_NAMES.join(', ')}) VALUES ${values(rows)}`;
-  const fullSql = insertSql(rowsPerInsert);
+  // MySQL reads neither an offset on an instant nor 'true': the UTC digits and 1/0 there.
+  const isMysql = url.startsWith('mysql:');
+  const instant = isMysql ? `strftime(last_order_at, '%Y-%m-%d %H:%M:%S.%f')` : 'CAST(last_order_at AS VARCHAR)';
+  const flag = isMysql ? 'CAST(is_active AS INTEGER)' : 'is_active';
   const result = await duck.stream(
-    `SELECT CAST(id AS VARCHAR), email, name, country, CAST(lifetime_value AS VARCHAR), orders, CAST(last_order_at AS VARCHAR), is_active, segment FROM ${table}`,
+    `SELECT CAST(id AS VARCHAR), email, name, country, CAST(lifetime_value AS VARCHAR), orders, ${instant}, ${flag}, segment FROM ${table}`,
   );
   let params: unknown[] = [];
   let total = 0;
   const flush = async () => {
     const rows = params.length / n;
     if (rows === 0) return;
-    // A named statement is prepared once and reused for every full batch.
-    if (rows === rowsPerInsert) await client.query({ name: 'naive_insert', text: fullSql, values: params });
-    else await client.query(insertSql(rows), params);
+    await client.insert(rows, params, rows === rowsPerInsert);
     total += rows;
     params = [];
   };

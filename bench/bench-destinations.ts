@@ -6,13 +6,14 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
+import mysql from 'mysql2/promise';
 import { PG_COLUMNS } from './customer-model.js';
 import { child, timed, type Measurement } from './bench-process.js';
 
 export const PG_URL = process.env.OUTFLOW_BENCH_PG_URL ?? process.env.OUTFLOW_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const TABLE = 'bench_customers';
 
-export type Method = 'psql' | 'pglite_copy' | 'full' | 'incremental' | 'floor' | 'unchanged' | 'naive' | 'pgloader';
+export type Method = 'psql' | 'pglite_copy' | 'mysql_load' | 'full' | 'incremental' | 'floor' | 'unchanged' | 'naive' | 'pgloader';
 
 export interface BenchDestination {
   /** The method that is the limit line, and how the table header names it. */
@@ -34,6 +35,16 @@ export interface BenchDestination {
   checkpoint(): Promise<void>;
   /** The destination's own bulk load of the CSV into the (empty) table. */
   loadCsv(csv: string): Promise<Measurement>;
+  /** The CSV's rows as a DuckDB SELECT over the model table, when the loader reads other text forms than Postgres. */
+  csvSelect?: string;
+  /** DuckDB COPY options of that CSV. */
+  csvOptions?: string;
+  /** The server alone updating 1% of the rows in place, rolled back (the floor of an incremental run). */
+  floor?(round: number): Measurement;
+  /** Where the naive INSERT baseline connects (a postgres:// or mysql:// URL). */
+  naiveUrl?: string;
+  /** Method labels that name this destination. */
+  labels?: Partial<Record<Method, string>>;
   close(): Promise<void>;
 }
 
@@ -59,6 +70,13 @@ async function postgres(): Promise<BenchDestination> {
       const r = timed('psql', [PG_URL, '-q', '-v', 'ON_ERROR_STOP=1', '-c', `\\copy ${TABLE} FROM '${csv}' (FORMAT csv)`]);
       return { ms: r.ms, peakRssMb: r.peakRssMb, rows: 0 };
     },
+    floor: (round) =>
+      timed('psql', [
+        PG_URL, '-q', '-v', 'ON_ERROR_STOP=1', '-c', 'BEGIN',
+        '-c', `UPDATE ${TABLE} SET orders = orders + 1, lifetime_value = lifetime_value + 1 WHERE id % 100 = ${round}`,
+        '-c', 'ROLLBACK',
+      ]),
+    naiveUrl: PG_URL,
     async close() {
       await admin.query(`DROP TABLE IF EXISTS ${TABLE}`).catch(() => undefined);
       await admin.end();
@@ -105,4 +123,69 @@ async function pglite(work: string): Promise<BenchDestination> {
   };
 }
 
-export const DESTINATIONS: Record<string, (work: string) => Promise<BenchDestination>> = { postgres, pglite };
+export const MYSQL_URL = process.env.OUTFLOW_BENCH_MYSQL_URL ?? process.env.OUTFLOW_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
+
+/** The same columns in MariaDB/MySQL: DATETIME(6) holds the UTC instant, TINYINT(1) the boolean. */
+const MYSQL_COLUMNS = [
+  'id BIGINT PRIMARY KEY',
+  'email TEXT',
+  'name TEXT',
+  'country CHAR(2)',
+  'lifetime_value DECIMAL(12,2)',
+  'orders INT',
+  'last_order_at DATETIME(6)',
+  'is_active TINYINT(1)',
+  'segment TEXT',
+];
+
+/**
+ * MariaDB or MySQL on a server; the limit line is the `mysql` client's own
+ * LOAD DATA LOCAL INFILE of the same rows as CSV, in the text forms MySQL reads.
+ */
+async function mysqlServer(): Promise<BenchDestination> {
+  const admin = await mysql.createConnection({ uri: MYSQL_URL });
+  const u = new URL(MYSQL_URL);
+  const client = (sql: string) =>
+    timed('mysql', [
+      '--local-infile=1', `-h${u.hostname}`, `-P${u.port || 3306}`, `-u${decodeURIComponent(u.username)}`,
+      ...(u.password ? [`-p${decodeURIComponent(u.password)}`] : []), u.pathname.slice(1), '-e', sql,
+    ]);
+  const one = async (sql: string) => ((await admin.query(sql)) as unknown as [Record<string, unknown>[]])[0][0];
+  return {
+    limit: 'mysql_load',
+    limitShort: 'the mysql client',
+    methods: new Set<Method>(['mysql_load', 'full', 'incremental', 'floor', 'unchanged', 'naive']),
+    resultSuffix: '-mysql',
+    yaml: `destination:\n  type: mysql\n  url: ${MYSQL_URL}\n  table: ${TABLE}\n  create_table: false\n`,
+    engine: 'MySQL/MariaDB',
+    version: async () => String((await one('SELECT VERSION() AS v')).v),
+    async recreate() {
+      await admin.query(`DROP TABLE IF EXISTS ${TABLE}`);
+      await admin.query(`CREATE TABLE ${TABLE} (${MYSQL_COLUMNS.join(', ')}) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`);
+    },
+    count: async () => Number((await one(`SELECT count(*) AS n FROM ${TABLE}`)).n),
+    // InnoDB flushes in the background; there is no CHECKPOINT to ask for.
+    checkpoint: async () => undefined,
+    // ESCAPED BY '': the CSV's backslashes are data; NULL is the bare word NULL.
+    loadCsv: async (csv) =>
+      client(
+        `LOAD DATA LOCAL INFILE '${csv}' INTO TABLE ${TABLE} CHARACTER SET utf8mb4 FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '"' ESCAPED BY '' LINES TERMINATED BY '\\n'`,
+      ),
+    csvSelect: `SELECT id, email, name, country, lifetime_value, orders, strftime(last_order_at, '%Y-%m-%d %H:%M:%S.%f') AS last_order_at,
+      CAST(is_active AS INTEGER) AS is_active, segment FROM customers`,
+    csvOptions: `FORMAT csv, HEADER false, NULLSTR 'NULL'`,
+    floor: (round) =>
+      client(`START TRANSACTION; UPDATE ${TABLE} SET orders = orders + 1, lifetime_value = lifetime_value + 1 WHERE id % 100 = ${round}; ROLLBACK`),
+    naiveUrl: MYSQL_URL,
+    labels: {
+      floor: 'MariaDB alone: UPDATE the same 1% in place (the floor)',
+      naive: 'naive multi-row INSERT (1,000 rows, mysql2)',
+    },
+    async close() {
+      await admin.query(`DROP TABLE IF EXISTS ${TABLE}`).catch(() => undefined);
+      await admin.end();
+    },
+  };
+}
+
+export const DESTINATIONS: Record<string, (work: string) => Promise<BenchDestination>> = { postgres, pglite, mysql: mysqlServer };

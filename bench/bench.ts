@@ -1,10 +1,11 @@
 /**
- * `npm run bench [-- --rows N --runs 3 --only full,incremental --profile --destination pglite]`
+ * `npm run bench [-- --rows N --runs 3 --only full,incremental --profile --destination pglite|mysql]`
  *
  * Loads one deterministic "customer insights" model (bench/customer-model.ts) into the
  * same table definition in several ways and prints, per method, the median wall time of
  * `runs` runs, rows/s, the ratio to the destination's own bulk loader from a CSV of the
- * same rows (`psql \copy` for Postgres, PGlite's `COPY … FROM '/dev/blob'`: the limit)
+ * same rows (`psql \copy` for Postgres, PGlite's `COPY … FROM '/dev/blob'`, the `mysql` client's
+ * `LOAD DATA LOCAL INFILE`: the limit)
  * and the peak RSS of the loading process. Results go to bench/results/.
  *
  * What differs per destination (how the table is made and counted, the limit line, which
@@ -53,6 +54,7 @@ interface MethodResult {
 const LABELS: Record<Method, string> = {
   psql: 'psql \\copy from CSV (the limit)',
   pglite_copy: "PGlite's own COPY FROM '/dev/blob' of the CSV (the limit)",
+  mysql_load: 'mysql client LOAD DATA LOCAL INFILE from CSV (the limit)',
   full: 'outflow full sync (empty target)',
   incremental: 'outflow incremental (1% changed, 0.1% added)',
   floor: 'Postgres alone: UPDATE the same 1% in place (the floor)',
@@ -126,6 +128,7 @@ async function main(): Promise<void> {
   const stateDir = join(work, 'state');
   const profileDir = opts.profile ? join(benchDir, 'results', 'profiles') : undefined;
   const dest: BenchDestination = await DESTINATIONS[opts.destination](work);
+  Object.assign(LABELS, dest.labels);
   // Only the methods this destination can measure (floor, naive and pgloader are Postgres's).
   for (const method of [...opts.only]) if (!dest.methods.has(method)) opts.only.delete(method);
   const m = machine(await dest.version());
@@ -159,7 +162,7 @@ async function main(): Promise<void> {
     console.log('generating the model…');
     await duckdb(warehouse, [
       `CREATE TABLE customers AS ${modelRowsSql(1, opts.rows)}`,
-      `COPY customers TO '${csv}' (FORMAT csv, HEADER false)`,
+      `COPY (${dest.csvSelect ?? 'SELECT * FROM customers'}) TO '${csv}' (${dest.csvOptions ?? 'FORMAT csv, HEADER false'})`,
     ]);
     const pipelineFile = join(work, 'pipeline.yaml');
     writeFileSync(
@@ -226,18 +229,14 @@ state:
         // What the server pays for the incremental run's main write whoever sends it: one
         // UPDATE of the same share of rows, spread over every page, straight after a
         // CHECKPOINT (so it writes the same full-page images), rolled back.
-        console.log('Postgres alone, the same 1% updated…');
+        console.log(`${LABELS.floor}…`);
         const runs: Measurement[] = [];
         for (let i = 0; i < opts.runs; i++) {
           await dest.checkpoint();
-          const r = timed('psql', [
-            PG_URL, '-q', '-v', 'ON_ERROR_STOP=1', '-c', 'BEGIN',
-            '-c', `UPDATE ${TABLE} SET orders = orders + 1, lifetime_value = lifetime_value + 1 WHERE id % 100 = ${(i + 50) % 100}`,
-            '-c', 'ROLLBACK',
-          ]);
+          const r = dest.floor!((i + 50) % 100);
           runs.push({ ms: r.ms, peakRssMb: r.peakRssMb, rows: Math.floor(opts.rows / 100) });
         }
-        record('floor', runs, 'psql: BEGIN; UPDATE …; ROLLBACK');
+        record('floor', runs, 'BEGIN; UPDATE …; ROLLBACK');
       }
       if (opts.only.has('unchanged')) {
         console.log('outflow, nothing changed…');
@@ -258,7 +257,7 @@ state:
       const runs: Measurement[] = [];
       for (let i = 0; i < opts.runs; i++) {
         await recreate();
-        const r = await child(['naive', warehouse, 'customers', PG_URL, TABLE]);
+        const r = await child(['naive', warehouse, 'customers', dest.naiveUrl!, TABLE]);
         await expectRows(r.rows, 'naive INSERT');
         runs.push({ ms: r.ms, peakRssMb: r.peakRssMb, rows: r.rows });
       }
@@ -321,7 +320,7 @@ function renderTable(rows: number, results: MethodResult[], limitShort: string, 
       lines.push(`| ${r.label} | skipped: ${r.note} | | | | |`);
       continue;
     }
-    const share = full && r.method !== 'full' && r.method !== 'psql' && r.method !== 'pglite_copy' && r.method !== 'naive' && r.method !== 'pgloader' ? `${((r.medianMs / full.medianMs) * 100).toFixed(1)}%` : '';
+    const share = full && r.method !== 'full' && r.method !== 'psql' && r.method !== 'pglite_copy' && r.method !== 'mysql_load' && r.method !== 'naive' && r.method !== 'pgloader' ? `${((r.medianMs / full.medianMs) * 100).toFixed(1)}%` : '';
     lines.push(
       `| ${r.label} | ${(r.medianMs / 1000).toFixed(2)} s | ${Math.round(r.rowsPerSec).toLocaleString('en')} | ${r.ratioToPsql?.toFixed(2) ?? ''} | ${share} | ${Math.round(r.peakRssMb)} MB |`,
     );

@@ -28,6 +28,7 @@ const openers: { [T in DestinationType]: () => Promise<DestinationOpener<Extract
   pglite: async () => (await import('./postgres/postgres-destination.js')).openPostgresDestination,
   http: async () => (await import('./http/http-destination.js')).openHttpDestination,
   redis: async () => (await import('./redis/redis-destination.js')).openRedisDestination,
+  mysql: async () => (await import('./mysql/mysql-destination.js')).openMysqlDestination,
 };
 
 const testOpeners = new Map<string, DestinationOpener>();

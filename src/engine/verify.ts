@@ -1,6 +1,6 @@
 import { quotedIdentifier } from '@duckdb/node-api';
 import type { Pipeline } from '../config/load-pipeline.js';
-import type { Value } from '../types/logical-type.js';
+import type { Column, Value } from '../types/logical-type.js';
 import { openDestination, openSource } from './connect.js';
 import { planColumns } from './column-plan.js';
 import { openWorkspace } from '../diff/workspace.js';
@@ -52,8 +52,10 @@ export async function verifyPipeline(p: Pipeline, opts: { sampleSize?: number } 
     await loadBatchesIntoDuckdb(c, '_outflow_vd', { columns: plan.columns }, dest.readBack(plan.columns, p.spec.batch_size));
     const on = plan.keys.map((k) => `m.${q(k)} = d.${q(k)}`).join(' AND ');
     const values = plan.columns.filter((col) => !plan.keys.includes(col.name));
+    // JSON compares by value: json() minifies, so '{"a": 1}' from the model equals the '{"a":1}' a destination stored.
+    const val = (alias: string, col: Column) => (col.type.kind === 'json' ? `json(${alias}.${q(col.name)})` : `${alias}.${q(col.name)}`);
     const differs = values.length
-      ? `row(${values.map((v) => `m.${q(v.name)}`).join(', ')}) IS DISTINCT FROM row(${values.map((v) => `d.${q(v.name)}`).join(', ')})`
+      ? `row(${values.map((v) => val('m', v)).join(', ')}) IS DISTINCT FROM row(${values.map((v) => val('d', v)).join(', ')})`
       : 'false';
     const keyCols = plan.keys.map((k) => plan.columns.find((col) => col.name === k)!);
     const keySel = (alias: string) => plan.keys.map((k) => `${alias}.${q(k)}`).join(', ');
@@ -79,7 +81,7 @@ export async function verifyPipeline(p: Pipeline, opts: { sampleSize?: number } 
     if (result.different > 0) {
       const perColumn = (
         await c.runAndReadAll(
-          `SELECT ${values.map((v, i) => `count(*) FILTER (WHERE m.${q(v.name)} IS DISTINCT FROM d.${q(v.name)}) AS c${i}`).join(', ')} ${diffSql}`,
+          `SELECT ${values.map((v, i) => `count(*) FILTER (WHERE ${val('m', v)} IS DISTINCT FROM ${val('d', v)}) AS c${i}`).join(', ')} ${diffSql}`,
         )
       ).getRows()[0];
       values.forEach((v, i) => {

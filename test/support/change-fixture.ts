@@ -28,7 +28,7 @@ export interface Fixture {
 /** The `destination:` block of a fixture's pipeline, when it is not the test database's own (an HTTP API, Redis). */
 export type DestinationYaml = (table: string, pipeline: { mode: string; keys: string[] }) => string;
 
-export async function openFixture(prefix: string, engine: 'postgres' | 'pglite' = 'postgres', destinationYaml?: DestinationYaml): Promise<Fixture> {
+export async function openFixture(prefix: string, engine: TestDestination['engine'] = 'postgres', destinationYaml?: DestinationYaml): Promise<Fixture> {
   const dir = tempDir(`outflow-${prefix}-`);
   const warehouse = join(dir, 'warehouse.duckdb');
   const table = uniqueName(prefix);

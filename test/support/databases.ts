@@ -2,10 +2,12 @@ import { mkdtempSync, writeFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
+import mysql from 'mysql2';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { PGlite } from '@electric-sql/pglite';
 
 export const PG_URL = process.env.OUTFLOW_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const MARIADB_URL = process.env.OUTFLOW_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
 export const US_STATES_CSV = resolve(__dirname, '../../examples/us-states/state_abbreviations.csv');
 
 /** Destination engines the shared suites run against; narrow with OUTFLOW_TEST_ENGINES=postgres,pglite. */
@@ -24,14 +26,15 @@ export function tempDir(prefix = 'outflow-test-'): string {
 
 /** A way to look at the destination from the test, independent of outflow's own code. */
 export interface TestDestination {
-  engine: 'postgres' | 'pglite';
+  engine: 'postgres' | 'pglite' | 'mariadb';
   /** The `destination:` block for a pipeline YAML. */
   yaml(table: string): string;
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   close(): Promise<void>;
 }
 
-export async function openTestDestination(engine: 'postgres' | 'pglite', dir: string): Promise<TestDestination> {
+export async function openTestDestination(engine: TestDestination['engine'], dir: string): Promise<TestDestination> {
+  if (engine === 'mariadb') return openTestMariadb();
   if (engine === 'postgres') {
     const client = new pg.Client({ connectionString: PG_URL });
     await client.connect();
@@ -57,6 +60,23 @@ export async function openTestDestination(engine: 'postgres' | 'pglite', dir: st
       }
     },
     close: async () => undefined,
+  };
+}
+
+/**
+ * The local MariaDB, looked at with ANSI_QUOTES so the shared suites' "quoted" identifiers
+ * read as they do in Postgres; count(*) comes back as a number.
+ */
+async function openTestMariadb(): Promise<TestDestination> {
+  const conn = mysql.createConnection({ uri: MARIADB_URL, charset: 'utf8mb4', supportBigNumbers: true, dateStrings: true });
+  const query = <T>(sql: string, params?: unknown[]) =>
+    new Promise<T[]>((resolve, reject) => conn.query(sql, params ?? [], (err, rows) => (err ? reject(err) : resolve(rows as T[]))));
+  await query(`SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES'), time_zone = '+00:00'`);
+  return {
+    engine: 'mariadb',
+    yaml: (table) => `destination:\n  type: mysql\n  url: \${OUTFLOW_TEST_MYSQL_URL}\n  table: ${table}\n`,
+    query,
+    close: () => new Promise<void>((resolve) => conn.end(() => resolve())),
   };
 }
 
@@ -89,3 +109,4 @@ export async function pgPrimaryKey(client: pg.Client, table: string): Promise<st
   );
   return rows.rows.map((r) => r.attname);
 }
+process.env.OUTFLOW_TEST_MYSQL_URL ??= MARIADB_URL;

@@ -25,29 +25,42 @@ export interface DestinationHarness {
   cli: boolean;
   /** The target can refuse a row's value (a text too long for its column); Redis stores any text. */
   refusesValues: boolean;
-  /** Text holding a NUL is declared unstorable (capabilities.unstorable.nulInText) and refused before sending. */
-  refusesNulInText: boolean;
+  /** Text holding a NUL character: refused before sending (Postgres cannot store it) or stored; undefined: not tested (no read-back to check it). */
+  nulInText?: 'refused' | 'stored';
+  /** The destination's own words, as the run reports them. */
+  messages: {
+    /** `insert` meeting the key (a, b) = (1, 'x') the target already holds. */
+    duplicateKey: RegExp;
+    /** 'ABC' into a varchar(2) column named code. */
+    tooLong: RegExp;
+  };
   /** Opens a fixture: a DuckDB warehouse, a pipeline file, and a SQL view of the target. */
   open(prefix: string): Promise<Fixture>;
 }
 
+/** What a SQL database destination declares: every mode, read back, refused columns named, reachable from the CLI. */
+const sqlDatabase = { shape: 'bulk', modes: SYNC_MODES, readBack: true, namesRejectedColumn: true, mirrorDeletesUnknownRows: true, cli: true, refusesValues: true } as const;
+
 /** Postgres on the server and embedded (PGlite): the same connector, the same declarations. */
 const postgresFamily = (engine: 'postgres' | 'pglite'): DestinationHarness => ({
+  ...sqlDatabase,
   name: engine,
-  shape: 'bulk',
-  modes: SYNC_MODES,
-  readBack: true,
-  namesRejectedColumn: true,
-  mirrorDeletesUnknownRows: true,
-  cli: true,
-  refusesValues: true,
-  refusesNulInText: true,
+  nulInText: 'refused',
+  messages: { duplicateKey: /Key \(a, b\)=\(1, x\) already exists/, tooLong: /value too long for type character varying\(2\)/ },
   open: (prefix) => openFixture(prefix, engine),
 });
 
 const all: DestinationHarness[] = [
   postgresFamily('postgres'),
   postgresFamily('pglite'),
+  {
+    // The MySQL connector against the local MariaDB (looked at with ANSI_QUOTES, test/support/databases.ts).
+    ...sqlDatabase,
+    name: 'mariadb',
+    nulInText: 'stored',
+    messages: { duplicateKey: /Duplicate entry '1-x' for key 'PRIMARY'/, tooLong: /Data truncated for column 'code'.*varchar\(2\)/ },
+    open: (prefix) => openFixture(prefix, 'mariadb'),
+  },
   {
     // Test-only record destination (test/support/record-test-destination.ts) writing row by
     // row into the real Postgres; HTTP and Redis (issue 12) take its place here.
@@ -59,7 +72,9 @@ const all: DestinationHarness[] = [
     mirrorDeletesUnknownRows: false,
     cli: false,
     refusesValues: true,
-    refusesNulInText: true,
+    // It writes into the real Postgres row by row.
+    nulInText: 'refused',
+    messages: { duplicateKey: /Key \(a, b\)=\(1, x\) already exists/, tooLong: /value too long for type character varying\(2\)/ },
     async open(prefix) {
       replaceDestinationForTests('postgres', openPgRecordTestDestination);
       const f = await openFixture(prefix, 'postgres');
@@ -81,7 +96,8 @@ const all: DestinationHarness[] = [
     mirrorDeletesUnknownRows: false,
     cli: true,
     refusesValues: true,
-    refusesNulInText: false,
+    // The API keeps its records in Postgres and answers with Postgres's words.
+    messages: { duplicateKey: /Key \(a, b\)=\(1, x\) already exists/, tooLong: /value too long for type character varying\(2\)/ },
     open: openHttpFixture,
   },
   {
@@ -94,7 +110,7 @@ const all: DestinationHarness[] = [
     mirrorDeletesUnknownRows: false,
     cli: true,
     refusesValues: false,
-    refusesNulInText: false,
+    messages: { duplicateKey: /^$/, tooLong: /^$/ }, // insert is not a Redis mode; nothing is refused
     open: openRedisFixture,
   },
 ];
