@@ -1,6 +1,7 @@
 /**
  * One measured load in its own process, so its peak RSS is the load's alone:
  *   node dist/bench/bench-child.js outflow <pipeline.yaml>
+ *   node dist/bench/bench-child.js verify <pipeline.yaml>
  *   node dist/bench/bench-child.js naive <warehouse.duckdb> <table> <postgres url> <target table>
  *   node dist/bench/bench-child.js pglite-copy <data dir> <file.csv> <target table>
  * Prints one JSON line: wall time of the load (process start-up excluded), peak RSS
@@ -11,6 +12,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import pg from 'pg';
 import { loadPipeline } from '../src/config/load-pipeline.js';
 import { runPipeline } from '../src/engine/run-pipeline.js';
+import { verifyPipeline } from '../src/engine/verify.js';
 import { COLUMN_NAMES } from './customer-model.js';
 
 export interface ChildReport {
@@ -40,6 +42,12 @@ async function runOutflow(file: string): Promise<ChildReport> {
     stages: r.stages,
     counts: r.counts as unknown as Record<string, number>,
   };
+}
+
+async function runVerify(file: string): Promise<ChildReport> {
+  const t = performance.now();
+  const v = await verifyPipeline(loadPipeline(file));
+  return { ms: performance.now() - t, peakRssMb: 0, rows: v.modelRows, status: v.equal ? 'equal' : 'not equal' };
 }
 
 /**
@@ -117,7 +125,9 @@ async function main(): Promise<void> {
         ? await runNaive(args[0], args[1], args[2], args[3])
         : mode === 'pglite-copy'
           ? await runPgliteCopy(args[0], args[1], args[2])
-          : await runOutflow(args[0]);
+          : mode === 'verify'
+            ? await runVerify(args[0])
+            : await runOutflow(args[0]);
   } catch (e) {
     report = { ms: 0, peakRssMb: 0, rows: 0, status: 'failed', error: e instanceof Error ? e.message : String(e) };
   }
