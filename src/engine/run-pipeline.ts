@@ -11,10 +11,10 @@ import { runActions, type ActionContext } from './actions.js';
 import { checkTarget, planColumns, schemaMismatch, type ColumnPlan } from './column-plan.js';
 import { snapshotFingerprint } from './fingerprint.js';
 import { adoptLearnedMemoryLimit, memoryLimitToRemember, raisedMemoryLimitAfter, withDuckdbMemoryHint } from '../duckdb/duckdb-memory.js';
-import { emptyCounts, type RejectedRowRecord, type RunResult, type StageTiming } from '../state/run-result.js';
+import { emptyCounts, oneLineReason, type RejectedRowRecord, type RunResult, type StageTiming } from '../state/run-result.js';
 import { openWorkspace, type Workspace } from '../diff/workspace.js';
 import { attachSnapshot, commitSnapshot, detachSnapshot, readSnapshotMeta, type SnapshotMeta } from '../diff/snapshot-store.js';
-import { computeDiff, type DiffInput, ensureDeltaTable, invalidRows, keysByRn, readRows } from '../diff/compute-diff.js';
+import { computeDiff, type DiffCounts, type DiffInput, ensureDeltaTable, invalidRows, keysByRn, readRows } from '../diff/compute-diff.js';
 import { settleRowStreams, tableRowStream } from '../diff/delta-row-stream.js';
 import { unstorableReason, unstorableValueSql } from '../duckdb/unstorable-values-sql.js';
 import { columnList } from '../duckdb/duckdb-sql.js';
@@ -240,21 +240,28 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
     result.syncKind = isFull ? 'full' : 'incremental';
     result.fullReason = fullReason;
     const diff = await timed('diff', () => computeDiff(diffInput(p, prepared, plan, dest.capabilities.unstorable)));
-    Object.assign(result.counts, { read: diff.read, added: diff.added, changed: diff.changed, removed: diff.removed });
+    Object.assign(result.counts, {
+      read: diff.read,
+      added: diff.added,
+      changed: diff.changed,
+      removed: diff.removed,
+      notSent: diff.notSent,
+      leftModel: p.spec.mode === 'mirror' ? 0 : diff.gone,
+    });
     const keyColumns = plan.keys.map((k) => plan.columns.find((col) => col.name === k)!);
     const unstorable = dest.capabilities.unstorable;
     for (const bad of await invalidRows(ws.connection, keyColumns, MAX_REJECTED_RECORDED)) {
       result.rejected.push({ key: bad.key, column: bad.column, reason: unstorableReason(bad.column, unstorable) });
     }
     result.counts.rejected = diff.invalid;
-    const deltaCount = diff.added + diff.changed - diff.invalid;
+    const deltaCount = sentCount(diff);
     const delivery: DeliveryIdentity = { pipeline: p.name, runId: result.runId, snapshotVersion: meta.version + 1, fingerprint };
     const mergePlan = mergePlanFor(p, plan, isFull, !!opts.allowMassDelete, delivery);
     const needsMerge = deltaCount > 0 || (p.spec.mode === 'mirror' && (isFull || diff.removed > 0)) || p.spec.mode === 'replace';
     // A full sync leaves the rows to send as a view; the numbered table is built only if needed.
     let isWholeModelDelivered = isFull;
     if (!needsMerge) {
-      result.counts.unchanged = diff.read - diff.invalid;
+      result.counts.unchanged = diff.read - diff.invalid - diff.notSent;
     } else if (isBulkDestination(dest)) {
       const { merged } = await deliverBulk(
         dest,
@@ -280,7 +287,7 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
         await recordRejected(ws, keyColumns, merged.rejectedDeletes ?? [], result, 'removed');
         result.counts.unchanged = merged.unchanged;
       }
-      result.counts.unchanged += diff.read - diff.invalid - deltaCount;
+      result.counts.unchanged += diff.read - diff.invalid - deltaCount - diff.notSent;
     } else {
       // Record destinations cannot count their target: the guard reads the snapshot, before anything is sent.
       if (p.spec.mode === 'mirror' && !isFull) {
@@ -302,7 +309,7 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
       Object.assign(result.counts, { inserted: written.added, updated: written.changed, deleted: written.removed });
       await recordRejected(ws, keyColumns, written.rejected, result);
       await recordRejected(ws, keyColumns, written.rejectedRemoved, result, 'removed');
-      result.counts.unchanged = diff.read - diff.invalid - deltaCount;
+      result.counts.unchanged = diff.read - diff.invalid - deltaCount - diff.notSent;
     }
     await pauseForTests('snapshot');
     // A model that matches the snapshot leaves it as it is: nothing to record.
@@ -342,6 +349,11 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
     opts.signal.removeEventListener('abort', onAbort);
     await closeAll(c);
   }
+}
+
+/** Rows the destination is sent: added and changed, less the changes the mode does not send and the rows refused before sending. */
+function sentCount(diff: DiffCounts): number {
+  return diff.added + diff.changed - diff.notSent - diff.invalid;
 }
 
 /**
@@ -449,7 +461,7 @@ async function recordRejected(
   const keys = await keysByRn(ws.connection, keyColumns, rns.slice(0, MAX_REJECTED_RECORDED), of === 'delta' ? '_outflow_delta' : '_outflow_removed');
   for (const r of rejected) {
     if (result.rejected.length >= MAX_REJECTED_RECORDED) break;
-    result.rejected.push({ key: keys.get(r.rn) ?? {}, column: r.column, reason: r.reason });
+    result.rejected.push({ key: keys.get(r.rn) ?? {}, column: r.column, reason: oneLineReason(r.reason) });
   }
   result.counts.rejected += rejected.length;
 }
@@ -463,7 +475,8 @@ export interface PreviewResult {
   mode: string;
   syncKind: 'full' | 'incremental';
   fullReason?: string;
-  counts: { read: number; added: number; changed: number; removed: number; invalid: number };
+  /** `notSent`: changed rows the mode does not send (insert, insert_new); `leftModel`: rows that left the model and stay in the destination. */
+  counts: { read: number; added: number; changed: number; removed: number; invalid: number; notSent: number; leftModel: number };
   /** What the destination would do, computed against the target without changing it. */
   planned?: PlannedChanges;
   targetExists: boolean;
@@ -496,7 +509,7 @@ export async function previewPipeline(p: Pipeline, opts: { full?: boolean; sampl
     let planned: PlannedChanges | undefined;
     // Only a bulk destination can say what a merge would do without doing it.
     if (isBulkDestination(dest) && targetExists && problems.length === 0) {
-      const deltaCount = diff.added + diff.changed - diff.invalid;
+      const deltaCount = sentCount(diff);
       await dest.stage(plan.columns, tableRowStream(ws.connection, '_outflow_delta', deltaCount, plan.columns, dest.encoding), { mayLoadDirectly: false });
       if (p.spec.mode === 'mirror') await stageMirrorKeys(dest, ws, keyColumns, false);
       planned = await dest.plan(mergePlanFor(p, plan, isFull, false, { pipeline: p.name, runId: 0, snapshotVersion: meta.version + 1, fingerprint: prepared.fingerprint }));
@@ -506,7 +519,7 @@ export async function previewPipeline(p: Pipeline, opts: { full?: boolean; sampl
       mode: p.spec.mode,
       syncKind: isFull ? 'full' : 'incremental',
       fullReason,
-      counts: { read: diff.read, added: diff.added, changed: diff.changed, removed: diff.removed, invalid: diff.invalid },
+      counts: { read: diff.read, added: diff.added, changed: diff.changed, removed: diff.removed, invalid: diff.invalid, notSent: diff.notSent, leftModel: p.spec.mode === 'mirror' ? 0 : diff.gone },
       planned,
       targetExists,
       columns: plan.columns.map((col) => col.name),

@@ -50,7 +50,7 @@ export function firedAlerts(p: Pipeline, r: RunResult, previousRead: number | un
         break;
       case 'rejected_share': {
         // Rows the run tried to deliver: what the diff found added or changed.
-        const attempted = r.counts.added + r.counts.changed;
+        const attempted = r.counts.added + r.counts.changed - (r.counts.notSent ?? 0);
         const share = attempted > 0 ? r.counts.rejected / attempted : 0;
         if (share > threshold) {
           fired.push({ rule, why: `rejected ${r.counts.rejected} of ${attempted} rows (${percent(share)}, threshold ${percent(threshold)})` });
