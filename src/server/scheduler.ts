@@ -41,6 +41,12 @@ export class Scheduler {
     }
   }
 
+  /** Stops a pipeline's job (its file was removed or changed; a changed one is added again). */
+  remove(pipeline: string): void {
+    this.jobs.get(pipeline)?.stop();
+    this.jobs.delete(pipeline);
+  }
+
   nextRun(pipeline: string): Date | undefined {
     return this.jobs.get(pipeline)?.nextRun() ?? undefined;
   }

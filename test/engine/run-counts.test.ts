@@ -9,7 +9,7 @@ import { Reporter } from '../../src/cli/reporter.js';
 import { HistoryStore } from '../../src/state/history-store.js';
 import { MAX_REASON_CHARS, oneLineReason } from '../../src/engine/run-result.js';
 import type { RunResult } from '../../src/engine/run-result.js';
-import { openFixture, type Fixture } from '../support/change-fixture.js';
+import { openFixture, openNamesFixture, type Fixture } from '../support/change-fixture.js';
 import { callCommand } from '../support/command-output.js';
 import { tempDir } from '../support/databases.js';
 
@@ -29,9 +29,7 @@ function printed(r: RunResult): string {
 
 describe('counts that say what happened', () => {
   it.each(['insert_new', 'insert'] as const)('%s: changed model rows count as changed and not sent, in the run and in preview', async (mode) => {
-    f = await openFixture(`cnt_${mode}`);
-    await f.warehouseSql(`CREATE TABLE items AS SELECT i::INTEGER AS id, 'n' || i AS name FROM range(1, 11) t(i)`);
-    await f.query(`CREATE TABLE "${f.table}" (id integer PRIMARY KEY, name text)`);
+    f = await openNamesFixture(`cnt_${mode}`);
     const p = f.pipeline({ mode });
     expect((await runPipeline(p)).status).toBe('success');
     await f.warehouseSql([`UPDATE items SET name = 'changed' WHERE id <= 2`, `INSERT INTO items VALUES (11, 'n11')`]);
@@ -46,9 +44,7 @@ describe('counts that say what happened', () => {
   });
 
   it('upsert and update report rows that left the model and stay in the destination', async () => {
-    f = await openFixture('cnt_left');
-    await f.warehouseSql(`CREATE TABLE items AS SELECT i::INTEGER AS id, 'n' || i AS name FROM range(1, 11) t(i)`);
-    await f.query(`CREATE TABLE "${f.table}" (id integer PRIMARY KEY, name text)`);
+    f = await openNamesFixture('cnt_left');
     const p = f.pipeline({ mode: 'upsert' });
     expect((await runPipeline(p)).status).toBe('success');
     await f.warehouseSql(`DELETE FROM items WHERE id = 3`);
@@ -63,9 +59,7 @@ describe('counts that say what happened', () => {
   });
 
   it('a replace refused by the delete guard reports nothing sent', async () => {
-    f = await openFixture('cnt_replace');
-    await f.warehouseSql(`CREATE TABLE items AS SELECT i::INTEGER AS id, 'n' || i AS name FROM range(1, 101) t(i)`);
-    await f.query(`CREATE TABLE "${f.table}" (id integer PRIMARY KEY, name text)`);
+    f = await openNamesFixture('cnt_replace', 100);
     const p = f.pipeline({ mode: 'replace' });
     expect((await runPipeline(p)).status).toBe('success');
     await f.warehouseSql(`DELETE FROM items WHERE id > 20`);
@@ -77,9 +71,7 @@ describe('counts that say what happened', () => {
   });
 
   it('both delete guards (the engine’s for mirror, the destination’s for replace) spell the ratio the same way', async () => {
-    f = await openFixture('cnt_ratio');
-    await f.warehouseSql(`CREATE TABLE items AS SELECT i::INTEGER AS id, 'n' || i AS name FROM range(1, 11) t(i)`);
-    await f.query(`CREATE TABLE "${f.table}" (id integer PRIMARY KEY, name text)`);
+    f = await openNamesFixture('cnt_ratio');
     for (const mode of ['mirror', 'replace'] as const) {
       await f.warehouseSql(`CREATE OR REPLACE TABLE items AS SELECT i::INTEGER AS id, 'n' || i AS name FROM range(1, 11) t(i)`);
       expect((await runPipeline(f.pipeline({ mode, extra: 'max_delete_ratio: 0.25\n' }), { full: true, allowMassDelete: true })).status).toBe('success');

@@ -3,7 +3,7 @@ import { runPipeline } from '../../src/engine/run-pipeline.js';
 import { verifyPipeline } from '../../src/engine/verify.js';
 import { verifyCommand } from '../../src/cli/verify-command.js';
 import { AUTO_MEMORY_LIMIT_START_MB, autoMemoryLimitMb } from '../../src/sources/duckdb/duckdb-memory.js';
-import { openFixture, type Fixture } from '../support/change-fixture.js';
+import { openFixture, openNamesFixture, type Fixture } from '../support/change-fixture.js';
 import { callCommand } from '../support/command-output.js';
 
 let f: Fixture | undefined;
@@ -78,9 +78,7 @@ describe('verify that can be trusted', () => {
 
 describe('verify knows what each mode leaves in place', () => {
   it('upsert: a row that left the model stays in the destination, which verify reports as expected (exit 0)', async () => {
-    f = await openFixture('vupsert');
-    await f.warehouseSql(`CREATE TABLE items AS SELECT i::INTEGER AS id, 'n' || i AS name FROM range(1, 11) t(i)`);
-    await f.query(`CREATE TABLE "${f.table}" (id integer PRIMARY KEY, name text)`);
+    f = await openNamesFixture('vupsert');
     const file = f.pipelineFile({ mode: 'upsert' });
     const p = f.pipeline({ mode: 'upsert' });
     expect((await runPipeline(p)).status).toBe('success');
@@ -99,9 +97,7 @@ describe('verify knows what each mode leaves in place', () => {
   });
 
   it('insert_new: a changed model row is not updated, which verify reports as expected; update: a new model row is not inserted', async () => {
-    f = await openFixture('vinsnew');
-    await f.warehouseSql(`CREATE TABLE items AS SELECT i::INTEGER AS id, 'n' || i AS name FROM range(1, 11) t(i)`);
-    await f.query(`CREATE TABLE "${f.table}" (id integer PRIMARY KEY, name text)`);
+    f = await openNamesFixture('vinsnew');
     const p = f.pipeline({ mode: 'insert_new' });
     expect((await runPipeline(p)).status).toBe('success');
     await f.warehouseSql(`UPDATE items SET name = 'changed' WHERE id = 4`);
