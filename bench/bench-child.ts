@@ -47,7 +47,9 @@ async function runOutflow(file: string): Promise<ChildReport> {
 async function runVerify(file: string): Promise<ChildReport> {
   const t = performance.now();
   const v = await verifyPipeline(loadPipeline(file));
-  return { ms: performance.now() - t, peakRssMb: 0, rows: v.modelRows, status: v.equal ? 'equal' : 'not equal' };
+  const ms = performance.now() - t;
+  const error = v.equal ? undefined : `not equal: missing ${v.missing}, extra ${v.extra}, different ${v.different}`;
+  return { ms, peakRssMb: 0, rows: v.modelRows, status: v.equal ? 'success' : 'failed', error };
 }
 
 /**

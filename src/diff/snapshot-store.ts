@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { quotedIdentifier, quotedString, type DuckDBConnection } from '@duckdb/node-api';
 import type { Column } from '../types/logical-type.js';
@@ -36,17 +37,60 @@ export interface SnapshotSummary {
  * workspace so the diff is one columnar join. DuckDB lets one process write a file at a
  * time, which also keeps two runs of one pipeline from interleaving their snapshots.
  */
-export async function attachSnapshot(connection: DuckDBConnection, stateDir: string, pipeline: string): Promise<void> {
-  const dir = join(stateDir, 'snapshots');
-  mkdirSync(dir, { recursive: true });
+export async function attachSnapshot(connection: DuckDBConnection, stateDir: string, pipeline: string, file = snapshotFile(stateDir, pipeline)): Promise<void> {
+  mkdirSync(join(stateDir, 'snapshots'), { recursive: true });
   // READ_WRITE explicitly: a source opened read_only (a warehouse outflow must not write
   // to) would otherwise attach the snapshot read-only too, and a first run cannot create it.
-  await connection.run(`ATTACH ${quotedString(join(dir, `${pipeline}.duckdb`))} AS ${SNAP} (READ_WRITE)`);
+  await connection.run(`ATTACH ${quotedString(file)} AS ${SNAP} (READ_WRITE)`);
   await connection.run(`CREATE TABLE IF NOT EXISTS ${SNAP}.meta (fingerprint VARCHAR, cursor VARCHAR, updated_at TIMESTAMPTZ)`);
   // Snapshots written before the summary existed gain its columns (NULL: no fast path until the next commit).
   for (const col of ['row_count BIGINT', 'hash_sum VARCHAR', 'hash_xor VARCHAR', 'memory_limit_mb BIGINT', 'version BIGINT']) {
     await connection.run(`ALTER TABLE ${SNAP}.meta ADD COLUMN IF NOT EXISTS ${col}`);
   }
+}
+
+/** The pipeline's snapshot, which only a run writes (under the run lock). */
+export function snapshotFile(stateDir: string, pipeline: string): string {
+  return join(stateDir, 'snapshots', `${pipeline}.duckdb`);
+}
+
+/** A copy of the last committed snapshot, replaced whole (rename) after each commit: what readers other than the run open. */
+function committedSnapshotFile(stateDir: string, pipeline: string): string {
+  return join(stateDir, 'snapshots', `${pipeline}.committed.duckdb`);
+}
+
+/**
+ * Publishes the snapshot just committed for readers (preview): checkpointed, so the file
+ * alone holds it, then copied and renamed over the previous copy. A reader therefore opens
+ * either the previous or the new committed snapshot, never one half-written, and never the
+ * file the run holds locked (DuckDB lets one process write a file, and a second attach of
+ * it in the same process — serve — is refused).
+ */
+export async function publishSnapshot(connection: DuckDBConnection, stateDir: string, pipeline: string): Promise<void> {
+  await connection.run(`CHECKPOINT ${SNAP}`);
+  const published = committedSnapshotFile(stateDir, pipeline);
+  const partial = `${published}.${process.pid}.tmp`;
+  copyFileSync(snapshotFile(stateDir, pipeline), partial);
+  renameSync(partial, published);
+}
+
+/**
+ * A private copy of the last committed snapshot for a dry run, in a temp folder, so a run
+ * that holds the snapshot (in this process or another) and a preview never meet on a file.
+ * Before a first commit has been published there is nothing to copy: the preview then sees
+ * no snapshot (an older state folder's live file is copied instead, with its WAL).
+ */
+export function copySnapshotForReading(stateDir: string, pipeline: string): { file: string; dispose: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'outflow-snapshot-'));
+  const file = join(dir, `${pipeline}.duckdb`);
+  const published = committedSnapshotFile(stateDir, pipeline);
+  const live = snapshotFile(stateDir, pipeline);
+  if (existsSync(published)) copyFileSync(published, file);
+  else if (existsSync(live)) {
+    copyFileSync(live, file);
+    if (existsSync(`${live}.wal`)) copyFileSync(`${live}.wal`, `${file}.wal`);
+  }
+  return { file, dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 export async function detachSnapshot(connection: DuckDBConnection): Promise<void> {

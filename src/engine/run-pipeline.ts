@@ -13,7 +13,7 @@ import { snapshotFingerprint } from './fingerprint.js';
 import { adoptLearnedMemoryLimit, memoryLimitToRemember, raisedMemoryLimitAfter, withDuckdbMemoryHint } from '../duckdb/duckdb-memory.js';
 import { emptyCounts, oneLineReason, type RejectedRowRecord, type RunResult, type StageTiming } from '../state/run-result.js';
 import { openWorkspace, type Workspace } from '../diff/workspace.js';
-import { attachSnapshot, commitSnapshot, detachSnapshot, readSnapshotMeta, type SnapshotMeta } from '../diff/snapshot-store.js';
+import { attachSnapshot, commitSnapshot, copySnapshotForReading, detachSnapshot, publishSnapshot, readSnapshotMeta, type SnapshotMeta } from '../diff/snapshot-store.js';
 import { computeDiff, type DiffCounts, type DiffInput, ensureDeltaTable, invalidRows, keysByRn, readRows } from '../diff/compute-diff.js';
 import { settleRowStreams, tableRowStream } from '../diff/delta-row-stream.js';
 import { unstorableReason, unstorableValueSql } from '../duckdb/unstorable-values-sql.js';
@@ -327,7 +327,7 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
           isWholeModelDelivered,
           // With rejected rows the cursor stays put: the next run reads them again.
           cursor: p.spec.incremental ? (result.counts.rejected > 0 ? meta.cursor : diff.maxCursor ?? meta.cursor) : undefined,
-        }),
+        }).then(() => publishSnapshot(ws.connection, p.stateDir, p.name)),
       );
     }
     await timed('cleanup', () => dest.cleanup());
@@ -401,7 +401,14 @@ export async function describeAndPrepare(
   return { plan, schema, targetExists: true, problems };
 }
 
-async function prepareWorkspace(p: Pipeline, source: Source, schema: Schema, plan: ColumnPlan, opts: RunOptions, c: Connected) {
+async function prepareWorkspace(
+  p: Pipeline,
+  source: Source,
+  schema: Schema,
+  plan: ColumnPlan,
+  opts: RunOptions & { snapshotFile?: string },
+  c: Connected,
+) {
   const fingerprint = snapshotFingerprint(p, plan);
   let meta: SnapshotMeta = { rows: 0, version: 0 };
   let extracted = 0;
@@ -413,7 +420,7 @@ async function prepareWorkspace(p: Pipeline, source: Source, schema: Schema, pla
     // The snapshot is read before the model is loaded, so that in cursor mode a source
     // that is not DuckDB is asked only for rows past the stored cursor.
     beforeLoad: async (connection) => {
-      await attachSnapshot(connection, p.stateDir, p.name);
+      await attachSnapshot(connection, p.stateDir, p.name, opts.snapshotFile);
       c.snapshotAttached = true;
       meta = await readSnapshotMeta(connection);
       // An earlier run needed more DuckDB memory than the automatic start: begin there.
@@ -489,12 +496,15 @@ export interface PreviewResult {
 export async function previewPipeline(p: Pipeline, opts: { full?: boolean; sampleSize?: number } = {}): Promise<PreviewResult> {
   const c: Connected = {};
   const n = opts.sampleSize ?? 5;
+  // A dry run reads a private copy of the last committed snapshot: a run going on meanwhile
+  // (a schedule in serve, another process) keeps its own file and lock.
+  const snapshot = copySnapshotForReading(p.stateDir, p.name);
   try {
     c.source = await openSource(p);
     c.destination = await openDestination(p, { isDryRun: true });
     const dest = c.destination;
     const { plan, schema, targetExists, problems } = await describeAndPrepare(p, c.source, dest, false);
-    const prepared = await prepareWorkspace(p, c.source, schema, plan, opts, c);
+    const prepared = await prepareWorkspace(p, c.source, schema, plan, { ...opts, snapshotFile: snapshot.file }, c);
     const { ws, isFull, fullReason, meta } = prepared;
     const diff = await computeDiff(diffInput(p, prepared, plan, dest.capabilities.unstorable));
     await ensureDeltaTable(ws.connection); // samples and staging read numbered rows
@@ -528,6 +538,7 @@ export async function previewPipeline(p: Pipeline, opts: { full?: boolean; sampl
     };
   } finally {
     await closeAll(c);
+    snapshot.dispose();
   }
 }
 
