@@ -197,6 +197,8 @@ export async function commitSnapshot(connection: DuckDBConnection, c: SnapshotCo
       }
     }
     await connection.run(`DELETE FROM ${SNAP}.meta`);
+    // The delivery this commit records is no longer pending.
+    for (const t of PENDING_TABLES) await connection.run(`DROP TABLE IF EXISTS ${SNAP}.${t}`);
     await connection.run(
       `INSERT INTO ${SNAP}.meta (fingerprint, cursor, updated_at, row_count, hash_sum, hash_xor, memory_limit_mb, version)
          SELECT $1, $2, now(), count(*), CAST(coalesce(sum(_h::HUGEINT), 0) AS VARCHAR), CAST(coalesce(bit_xor(_h), 0) AS VARCHAR), $3, $4
@@ -208,4 +210,75 @@ export async function commitSnapshot(connection: DuckDBConnection, c: SnapshotCo
     await connection.run('ROLLBACK').catch(() => undefined);
     throw e;
   }
+}
+
+/**
+ * What a run is about to deliver, kept in the snapshot file until the snapshot commits, so
+ * that a run killed after the destination committed (its delivery is in the destination's
+ * ledger) but before the snapshot was saved can be finished by the next run without
+ * sending anything again (see reconcileDelivery in the engine). Written after staging,
+ * before the merge: the delta's keys and hashes less the rows staging refused, the keys to
+ * forget, and the commit's settings. commitSnapshot drops it.
+ */
+export interface PendingDelivery {
+  runId: number;
+  commit: Omit<SnapshotCommit, 'isWholeModelDelivered'>;
+  /** The cursor to keep when the merge refused rows (they are read again next run). */
+  cursorIfRefused?: string;
+}
+
+const PENDING_TABLES = ['pending_delta', 'pending_removed', 'pending_gone', 'pending_meta'];
+
+export async function savePendingDelivery(connection: DuckDBConnection, pending: PendingDelivery & { isWholeModelDelivered?: boolean }): Promise<void> {
+  const keyList = pending.commit.keys.map(quotedIdentifier).join(', ');
+  const delta = pending.isWholeModelDelivered
+    ? `SELECT NULL::BIGINT AS _rn, ${keyList}, _h FROM _outflow_mh WHERE _bad IS NULL`
+    : `SELECT _rn, ${keyList}, _h FROM _outflow_delta WHERE _rn NOT IN (SELECT _rn FROM _outflow_rejected)`;
+  await connection.run('BEGIN TRANSACTION');
+  try {
+    await connection.run(`CREATE OR REPLACE TABLE ${SNAP}.pending_delta AS ${delta}`);
+    await connection.run(`CREATE OR REPLACE TABLE ${SNAP}.pending_removed AS SELECT _rn, ${keyList} FROM _outflow_removed`);
+    await connection.run(`CREATE OR REPLACE TABLE ${SNAP}.pending_gone AS SELECT ${keyList} FROM _outflow_gone`);
+    await connection.run(`CREATE OR REPLACE TABLE ${SNAP}.pending_meta (run_id BIGINT, pending_json VARCHAR)`);
+    await connection.run(`INSERT INTO ${SNAP}.pending_meta VALUES ($1, $2)`, [
+      pending.runId,
+      JSON.stringify({ commit: pending.commit, cursorIfRefused: pending.cursorIfRefused }),
+    ]);
+    await connection.run('COMMIT');
+  } catch (e) {
+    await connection.run('ROLLBACK').catch(() => undefined);
+    throw e;
+  }
+}
+
+export async function readPendingDelivery(connection: DuckDBConnection): Promise<PendingDelivery | undefined> {
+  const exists = (
+    await connection.runAndReadAll(`SELECT count(*) AS n FROM duckdb_tables() WHERE database_name = ${quotedString(SNAP)} AND table_name = 'pending_meta'`)
+  ).getRows()[0][0];
+  if (Number(exists) === 0) return undefined;
+  const row = (await connection.runAndReadAll(`SELECT run_id, pending_json FROM ${SNAP}.pending_meta LIMIT 1`)).getRows()[0];
+  if (!row) return undefined;
+  return { runId: Number(row[0]), ...JSON.parse(String(row[1])) };
+}
+
+/**
+ * Commits a pending delivery the destination's ledger says landed: the temp tables
+ * commitSnapshot reads are rebuilt from the pending tables, less the rows (and deletes) the
+ * merge refused, whose row numbers the ledger kept.
+ */
+export async function commitPendingDelivery(connection: DuckDBConnection, pending: PendingDelivery, refused: { rows: number[]; deletes: number[] }): Promise<void> {
+  const list = (ns: number[]) => (ns.length ? ns.map((n) => String(Math.trunc(n))).join(', ') : 'NULL');
+  await connection.run(`CREATE OR REPLACE TEMP TABLE _outflow_delta AS SELECT * FROM ${SNAP}.pending_delta`);
+  await connection.run(`CREATE OR REPLACE TEMP TABLE _outflow_rejected AS SELECT _rn FROM ${SNAP}.pending_delta WHERE _rn IN (${list(refused.rows)})`);
+  await connection.run(`CREATE OR REPLACE TEMP TABLE _outflow_removed AS SELECT * FROM ${SNAP}.pending_removed`);
+  await connection.run(`CREATE OR REPLACE TEMP TABLE _outflow_rejected_removed AS SELECT _rn FROM ${SNAP}.pending_removed WHERE _rn IN (${list(refused.deletes)})`);
+  await connection.run(`CREATE OR REPLACE TEMP TABLE _outflow_gone AS SELECT * FROM ${SNAP}.pending_gone`);
+  const isRefused = refused.rows.length + refused.deletes.length > 0;
+  await commitSnapshot(connection, { ...pending.commit, cursor: isRefused && pending.commit.cursor !== undefined ? pending.cursorIfRefused : pending.commit.cursor });
+  for (const t of ['_outflow_delta', '_outflow_rejected', '_outflow_removed', '_outflow_rejected_removed', '_outflow_gone']) await connection.run(`DROP TABLE IF EXISTS ${t}`);
+}
+
+/** Forgets a pending delivery the destination never committed (the run died before its COMMIT). */
+export async function dropPendingDelivery(connection: DuckDBConnection): Promise<void> {
+  for (const t of PENDING_TABLES) await connection.run(`DROP TABLE IF EXISTS ${SNAP}.${t}`);
 }

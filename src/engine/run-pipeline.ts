@@ -1,4 +1,4 @@
-import { listValue } from '@duckdb/node-api';
+import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import type { Pipeline } from '../config/load-pipeline.js';
 import { isBulkDestination, type DeliveryIdentity, type Destination, type MergePlan, type PlannedChanges, type RejectedRow } from '../destinations/destination.js';
 import type { Source } from '../sources/source.js';
@@ -13,7 +13,20 @@ import { snapshotFingerprint } from './fingerprint.js';
 import { adoptLearnedMemoryLimit, memoryLimitToRemember, raisedMemoryLimitAfter, withDuckdbMemoryHint } from '../duckdb/duckdb-memory.js';
 import { emptyCounts, oneLineReason, type RejectedRowRecord, type RunResult, type StageTiming } from '../state/run-result.js';
 import { openWorkspace, type Workspace } from '../diff/workspace.js';
-import { attachSnapshot, commitSnapshot, copySnapshotForReading, detachSnapshot, publishSnapshot, readSnapshotMeta, type SnapshotMeta } from '../diff/snapshot-store.js';
+import {
+  attachSnapshot,
+  commitPendingDelivery,
+  commitSnapshot,
+  copySnapshotForReading,
+  detachSnapshot,
+  dropPendingDelivery,
+  publishSnapshot,
+  readPendingDelivery,
+  readSnapshotMeta,
+  savePendingDelivery,
+  type SnapshotCommit,
+  type SnapshotMeta,
+} from '../diff/snapshot-store.js';
 import { computeDiff, type DiffCounts, type DiffInput, ensureDeltaTable, invalidRows, keysByRn, readRows } from '../diff/compute-diff.js';
 import { settleRowStreams, tableRowStream } from '../diff/delta-row-stream.js';
 import { unstorableReason, unstorableValueSql } from '../duckdb/unstorable-values-sql.js';
@@ -235,8 +248,11 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
     actx.names = await dest.actionNames();
     await timed('before actions', () => runActions(p, 'before', actx));
     const { plan, schema } = await timed('describe', () => describeAndPrepare(p, source, dest, true));
-    const prepared = await timed('extract', () => prepareWorkspace(p, source, schema, plan, opts, c));
+    const prepared = await timed('extract', () => prepareWorkspace(p, source, schema, plan, { ...opts, reconcile: true }, c));
     const { ws, isFull, fullReason, fingerprint, meta } = prepared;
+    if (prepared.reconciled !== undefined) {
+      result.stages.push({ stage: `reconciled: run ${prepared.reconciled} had delivered before it stopped; its snapshot was saved now, nothing sent again`, ms: 0 });
+    }
     result.syncKind = isFull ? 'full' : 'incremental';
     result.fullReason = fullReason;
     const diff = await timed('diff', () => computeDiff(diffInput(p, prepared, plan, dest.capabilities.unstorable)));
@@ -256,6 +272,31 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
     result.counts.rejected = diff.invalid;
     const deltaCount = sentCount(diff);
     const delivery: DeliveryIdentity = { pipeline: p.name, runId: result.runId, snapshotVersion: meta.version + 1, fingerprint };
+    const snapshotCommit = (cursor: string | undefined): SnapshotCommit => ({
+      isFull,
+      keys: plan.keys,
+      keyColumns,
+      forgetRemoved: p.spec.mode === 'mirror',
+      forgetGone: p.spec.mode === 'upsert' || p.spec.mode === 'update',
+      fingerprint,
+      memoryLimitMb: memoryLimitToRemember(configuredMemoryLimit(p)),
+      version: delivery.snapshotVersion,
+      // With rejected rows the cursor stays put: the next run reads them again.
+      cursor: p.spec.incremental ? cursor : undefined,
+    });
+    // What the snapshot commit will record, kept in the snapshot file before a destination
+    // with a delivery ledger commits, for the next run to finish with should this one die in between.
+    const savePending = async (isWholeModelDelivered: boolean) => {
+      if (!isBulkDestination(dest) || !dest.delivered) return;
+      await timed('pending delivery', () =>
+        savePendingDelivery(ws.connection, {
+          runId: result.runId,
+          isWholeModelDelivered,
+          commit: snapshotCommit(result.counts.rejected > 0 ? meta.cursor : diff.maxCursor ?? meta.cursor),
+          cursorIfRefused: meta.cursor,
+        }),
+      );
+    };
     const mergePlan = mergePlanFor(p, plan, isFull, !!opts.allowMassDelete, delivery);
     const needsMerge = deltaCount > 0 || (p.spec.mode === 'mirror' && (isFull || diff.removed > 0)) || p.spec.mode === 'replace';
     // A full sync leaves the rows to send as a view; the numbered table is built only if needed.
@@ -273,6 +314,7 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
           isFull,
           plan: mergePlan,
           timed,
+          beforeDelivery: savePending,
           onStageRows: opts.onProgress && ((rows) => opts.onProgress!({ stage: 'stage', rows, total: deltaCount })),
         },
         (st) => recordRejected(ws, keyColumns, st.rejected, result),
@@ -316,17 +358,8 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
     if (!diff.matchesSnapshot) {
       await timed('snapshot', () =>
         commitSnapshot(ws.connection, {
-          isFull,
-          keys: plan.keys,
-          keyColumns,
-          forgetRemoved: p.spec.mode === 'mirror',
-          forgetGone: p.spec.mode === 'upsert' || p.spec.mode === 'update',
-          fingerprint,
-          memoryLimitMb: memoryLimitToRemember(configuredMemoryLimit(p)),
-          version: delivery.snapshotVersion,
+          ...snapshotCommit(result.counts.rejected > 0 ? meta.cursor : diff.maxCursor ?? meta.cursor),
           isWholeModelDelivered,
-          // With rejected rows the cursor stays put: the next run reads them again.
-          cursor: p.spec.incremental ? (result.counts.rejected > 0 ? meta.cursor : diff.maxCursor ?? meta.cursor) : undefined,
         }).then(() => publishSnapshot(ws.connection, p.stateDir, p.name)),
       );
     }
@@ -349,6 +382,25 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
     opts.signal.removeEventListener('abort', onAbort);
     await closeAll(c);
   }
+}
+
+/**
+ * A run that died after its delivery committed but before its snapshot was saved left a
+ * pending delivery in the snapshot file: when the destination's ledger holds that run, the
+ * snapshot is committed from it now (less the rows the merge refused), so nothing is sent
+ * twice; when it does not, the delivery never happened and the pending delta is dropped.
+ * Returns the run finished this way.
+ */
+async function reconcileDelivery(p: Pipeline, connection: DuckDBConnection, dest: Destination | undefined): Promise<number | undefined> {
+  const pending = await readPendingDelivery(connection);
+  if (!pending) return undefined;
+  const delivered = dest && isBulkDestination(dest) && dest.delivered ? await dest.delivered(p.name, pending.runId) : undefined;
+  if (!delivered) {
+    await dropPendingDelivery(connection);
+    return undefined;
+  }
+  await commitPendingDelivery(connection, pending, delivered.refused);
+  return pending.runId;
 }
 
 /** Rows the destination is sent: added and changed, less the changes the mode does not send and the rows refused before sending. */
@@ -406,9 +458,10 @@ async function prepareWorkspace(
   source: Source,
   schema: Schema,
   plan: ColumnPlan,
-  opts: RunOptions & { snapshotFile?: string },
+  opts: RunOptions & { snapshotFile?: string; reconcile?: boolean },
   c: Connected,
 ) {
+  let reconciled: number | undefined;
   const fingerprint = snapshotFingerprint(p, plan);
   let meta: SnapshotMeta = { rows: 0, version: 0 };
   let extracted = 0;
@@ -422,6 +475,7 @@ async function prepareWorkspace(
     beforeLoad: async (connection) => {
       await attachSnapshot(connection, p.stateDir, p.name, opts.snapshotFile);
       c.snapshotAttached = true;
+      if (opts.reconcile) reconciled = await reconcileDelivery(p, connection, c.destination);
       meta = await readSnapshotMeta(connection);
       // An earlier run needed more DuckDB memory than the automatic start: begin there.
       await adoptLearnedMemoryLimit(connection, meta.memoryLimitMb, configuredMemoryLimit(p));
@@ -434,7 +488,7 @@ async function prepareWorkspace(
       p.spec.incremental && fullReason === undefined && meta.cursor !== undefined ? { column: p.spec.incremental.cursor, after: meta.cursor } : undefined,
   });
   c.workspace = ws;
-  return { ws, isFull: fullReason !== undefined, fullReason, fingerprint, meta };
+  return { ws, isFull: fullReason !== undefined, fullReason, fingerprint, meta, reconciled };
 }
 
 function diffInput(p: Pipeline, prepared: Awaited<ReturnType<typeof prepareWorkspace>>, plan: ColumnPlan, unstorable: Destination['capabilities']['unstorable']): DiffInput {
