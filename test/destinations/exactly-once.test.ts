@@ -2,17 +2,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { loadPipeline } from '../../src/config/load-pipeline.js';
 import { verifyPipeline } from '../../src/engine/verify.js';
-import { SYNC_MODES } from '../../src/config/pipeline-schema.js';
 import { buildCli, killHard, removeCliBuild, runCli, startPaused } from '../support/cli-process.js';
-import { openFixture, type Fixture } from '../support/change-fixture.js';
-import { DESTINATION_ENGINES } from '../support/databases.js';
+import type { Fixture } from '../support/change-fixture.js';
+import { DESTINATION_HARNESSES } from '../support/destination-harness.js';
 
 /**
  * Exactly once, in every sync mode, `insert` included: `outflow run` is SIGKILLed at each
  * pause point of an incremental run; the next run exits 0, the target holds every key once,
  * and `verify` finds it as the mode promises. A kill after the merge committed ('snapshot')
  * is the case the delivery ledger exists for: the next run finishes the dead run's
- * snapshot from its pending delta and sends nothing again.
+ * snapshot from its pending delta and sends nothing again. Part of the conformance suite:
+ * every destination of the harness that `outflow run` in a child process reaches.
  */
 const POINTS = ['before-stage', 'copy', 'merge', 'merge-commit', 'snapshot'] as const;
 const ROWS = 300;
@@ -24,13 +24,15 @@ afterAll(() => {
   for (const [engine, f] of Object.entries(figures)) console.log(`exactly-once ${engine}: ${f.kills} kills, ${f.converged} converged`);
 });
 
-describe.each(DESTINATION_ENGINES)('exactly once on %s', (engine) => {
-  describe.each(SYNC_MODES)('%s: SIGKILL at each point of a run, then the next run', (mode) => {
+const KILLABLE = DESTINATION_HARNESSES.filter((h) => h.cli);
+
+describe.each(KILLABLE.map((h) => [h.name, h] as const))('exactly once on %s', (engine, h) => {
+  describe.each(h.modes)('%s: SIGKILL at each point of a run, then the next run', (mode) => {
     let f: Fixture;
     let file: string;
     let round = 0;
     beforeAll(async () => {
-      f = await openFixture(`once_${mode}`, engine);
+      f = await h.open(`once_${mode}`);
       await f.warehouseSql(`CREATE TABLE items AS SELECT i::INTEGER AS id, 'n' || i AS name, i AS v FROM range(1, ${ROWS + 1}) t(i)`);
       await f.query(`CREATE TABLE "${f.table}" (id integer PRIMARY KEY, name text, v integer)`);
       file = f.pipelineFile({ mode });
