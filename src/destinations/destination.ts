@@ -32,6 +32,8 @@ export interface RejectedRow {
   rn: number;
   column?: string;
   reason: string;
+  /** The row's key, when the engine cannot find it by `rn` (a delete of a row the model never numbered: a full mirror sync). */
+  key?: Record<string, Value>;
 }
 
 // ---------------------------------------------------------------------------------------

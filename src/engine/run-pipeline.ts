@@ -522,7 +522,7 @@ async function recordRejected(
   const keys = await keysByRn(ws.connection, keyColumns, rns.slice(0, MAX_REJECTED_RECORDED), of === 'delta' ? '_outflow_delta' : '_outflow_removed');
   for (const r of rejected) {
     if (result.rejected.length >= MAX_REJECTED_RECORDED) break;
-    result.rejected.push({ key: keys.get(r.rn) ?? {}, column: r.column, reason: oneLineReason(r.reason) });
+    result.rejected.push({ key: r.key ?? keys.get(r.rn) ?? {}, column: r.column, reason: oneLineReason(r.reason) });
   }
   result.counts.rejected += rejected.length;
 }

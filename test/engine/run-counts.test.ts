@@ -7,8 +7,8 @@ import { printRun } from '../../src/cli/run-command.js';
 import { runsCommand } from '../../src/cli/runs-command.js';
 import { Reporter } from '../../src/cli/reporter.js';
 import { HistoryStore } from '../../src/state/history-store.js';
-import { MAX_REASON_CHARS, oneLineReason } from '../../src/engine/run-result.js';
-import type { RunResult } from '../../src/engine/run-result.js';
+import { MAX_REASON_CHARS, oneLineReason } from '../../src/state/run-result.js';
+import type { RunResult } from '../../src/state/run-result.js';
 import { openFixture, openNamesFixture, type Fixture } from '../support/change-fixture.js';
 import { callCommand } from '../support/command-output.js';
 import { tempDir } from '../support/databases.js';
@@ -102,6 +102,29 @@ describe('counts that say what happened', () => {
     const lines = listed.out.trimEnd().split('\n');
     expect(lines).toHaveLength(4); // heading, table header, rule, one row
     expect(lines[3]).toContain('{"id":2}');
+  });
+});
+
+describe('a full mirror sync and a delete the target refuses', () => {
+  it('isolates the refused delete (a foreign key still points at the row) like the incremental path, instead of failing the run', async () => {
+    f = await openNamesFixture('full_fk');
+    const child = `${f.table}_child`;
+    try {
+      await f.query(`CREATE TABLE "${child}" (id integer PRIMARY KEY, parent integer REFERENCES "${f.table}" (id))`);
+      const p = f.pipeline({ mode: 'mirror' });
+      expect((await runPipeline(p)).status).toBe('success');
+      await f.query(`INSERT INTO "${child}" VALUES (1, 5)`);
+      await f.warehouseSql(`DELETE FROM items WHERE id IN (5, 6)`);
+      const r = await runPipeline(p, { full: true });
+      expect(r.status, r.error).toBe('partial');
+      expect(r.counts).toMatchObject({ deleted: 1, rejected: 1 });
+      expect(r.rejected).toHaveLength(1);
+      expect(r.rejected[0].key).toEqual({ id: '5' });
+      expect(r.rejected[0].reason).toMatch(/^delete refused: .*foreign key/);
+      expect(await f.query(`SELECT id FROM "${f.table}" WHERE id IN (5, 6) ORDER BY id`)).toEqual([{ id: 5 }]);
+    } finally {
+      await f.query(`DROP TABLE IF EXISTS "${child}"`);
+    }
   });
 });
 

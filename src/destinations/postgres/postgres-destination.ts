@@ -249,6 +249,10 @@ export class PostgresDestination implements BulkDestination {
           // Deletes by key can be refused one by one (a foreign key still points at the row).
           result.rejectedDeletes = [];
           await this.deleteIsolating(s, 1, Number.MAX_SAFE_INTEGER, result);
+        } else if (deletes === 'absent') {
+          // A full mirror sync: the rows to delete are numbered first, so a refused delete is
+          // isolated like on the incremental path instead of failing the run.
+          await this.deleteAbsentIsolating(s, plan.keys, result);
         } else {
           const del = await this.session.query(`DELETE FROM ${s.target} AS t WHERE ${deleteWhere(deletes, s)}`);
           result.deleted = del.rowCount;
@@ -282,6 +286,8 @@ export class PostgresDestination implements BulkDestination {
     await this.session.query(
       `CREATE TABLE IF NOT EXISTS ${ledger} (pipeline text PRIMARY KEY, run_id bigint NOT NULL, snapshot_version bigint NOT NULL, refused text NOT NULL, committed_at timestamptz NOT NULL DEFAULT now())`,
     );
+    // A ledger created before snapshot versions were recorded gains the column.
+    await this.session.query(`ALTER TABLE ${ledger} ADD COLUMN IF NOT EXISTS snapshot_version bigint NOT NULL DEFAULT 0`);
   }
 
   /** The ledger row of this delivery, inside the transaction that writes its rows: both commit or neither. */
@@ -313,6 +319,31 @@ export class PostgresDestination implements BulkDestination {
       (await this.session.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${s.target} AS t WHERE ${deleteWhere(kind, s)}`)).rows[0].n,
     );
     guardMassDelete({ label: this.label, mode: plan.mode, doomed, total, maxDeleteRatio: plan.maxDeleteRatio });
+  }
+
+  /**
+   * Deletes the target rows absent from staging and key table through a numbered list of
+   * them (a TEMP table dropped at COMMIT), isolating refused deletes. The engine never
+   * numbered these rows, so a refused one carries its key (as the target prints it).
+   */
+  private async deleteAbsentIsolating(s: MergeSql, keyNames: string[], result: MergeResult): Promise<void> {
+    const doomed = this.q('_outflow_doomed');
+    await this.session.query(`DROP TABLE IF EXISTS ${doomed}`);
+    await this.session.query(
+      `CREATE TEMP TABLE ${doomed} ON COMMIT DROP AS SELECT row_number() OVER () AS ${RN}, ${s.keys.map((k) => `t.${k}`).join(', ')} FROM ${s.target} AS t WHERE ${deleteWhere('absent', s)}`,
+    );
+    result.rejectedDeletes = [];
+    await this.deleteIsolating({ ...s, keyTable: doomed }, 1, Number.MAX_SAFE_INTEGER, result);
+    if (result.rejectedDeletes.length === 0) return;
+    const keys = await this.session.query<Record<string, string>>(
+      `SELECT ${RN}::text AS rn, ${s.keys.map((k) => `${k}::text`).join(', ')} FROM ${doomed} WHERE ${RN} = ANY($1::bigint[])`,
+      [result.rejectedDeletes.map((r) => r.rn)],
+    );
+    const byRn = new Map(keys.rows.map((row) => [Number(row.rn), row]));
+    for (const r of result.rejectedDeletes) {
+      const row = byRn.get(r.rn);
+      if (row) r.key = Object.fromEntries(keyNames.map((name, i) => [name, Object.values(row)[i + 1]]));
+    }
   }
 
   /** Deletes the keys in a range of the key table; refused deletes are isolated like merge rows. */
