@@ -11,7 +11,7 @@ import { readRows } from '../diff/compute-diff.js';
 import { OutflowError, SchemaMismatchError } from '../errors.js';
 import { duckdbTypeFor } from '../types/duckdb-types.js';
 import { isSameJson } from '../types/canonical-json.js';
-import { isDuckdbOutOfMemory, raiseAutoMemoryLimit } from '../duckdb/duckdb-memory.js';
+import { raisedMemoryLimitAfter } from '../duckdb/duckdb-memory.js';
 
 export type VerifyKind = 'missing' | 'extra' | 'different';
 
@@ -67,7 +67,7 @@ export async function verifyPipeline(p: Pipeline, opts: { sampleSize?: number } 
       return await verifyOnce(p, opts.sampleSize ?? 5);
     } catch (e) {
       const configured = (p.spec.source as { memory_limit?: string }).memory_limit;
-      if (!isDuckdbOutOfMemory(e) || configured || !raiseAutoMemoryLimit()) throw e;
+      if (!raisedMemoryLimitAfter(e, configured)) throw e;
     }
   }
 }

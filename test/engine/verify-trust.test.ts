@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runPipeline } from '../../src/engine/run-pipeline.js';
 import { verifyPipeline } from '../../src/engine/verify.js';
 import { verifyCommand } from '../../src/cli/verify-command.js';
-import { AUTO_MEMORY_LIMIT_START_MB, autoMemoryLimitMb } from '../../src/sources/duckdb/duckdb-memory.js';
+import { AUTO_MEMORY_LIMIT_START_MB, autoMemoryLimitMb } from '../../src/duckdb/duckdb-memory.js';
 import { openFixture, openNamesFixture, type Fixture } from '../support/change-fixture.js';
 import { callCommand } from '../support/command-output.js';
 
