@@ -1,6 +1,7 @@
 /**
  * One measured load in its own process, so its peak RSS is the load's alone:
  *   node dist/bench/bench-child.js outflow <pipeline.yaml>
+ *   node dist/bench/bench-child.js verify <pipeline.yaml>
  *   node dist/bench/bench-child.js naive <warehouse.duckdb> <table> <postgres:// or mysql:// url> <target table>
  *   node dist/bench/bench-child.js pglite-copy <data dir> <file.csv> <target table>
  *   node dist/bench/bench-child.js redis-hset <warehouse.duckdb> <table> <redis url> <key prefix>
@@ -15,6 +16,7 @@ import { loadPipeline } from '../src/config/load-pipeline.js';
 import { runPipeline } from '../src/engine/run-pipeline.js';
 import { Redis } from 'ioredis';
 import { COLUMN_NAMES, REDIS_TEXT_SQL } from './customer-model.js';
+import { verifyPipeline } from '../src/engine/verify.js';
 
 export interface ChildReport {
   ms: number;
@@ -43,6 +45,14 @@ async function runOutflow(file: string): Promise<ChildReport> {
     stages: r.stages,
     counts: r.counts as unknown as Record<string, number>,
   };
+}
+
+async function runVerify(file: string): Promise<ChildReport> {
+  const t = performance.now();
+  const v = await verifyPipeline(loadPipeline(file));
+  const ms = performance.now() - t;
+  const error = v.equal ? undefined : `not equal: missing ${v.missing}, extra ${v.extra}, different ${v.different}`;
+  return { ms, peakRssMb: 0, rows: v.modelRows, status: v.equal ? 'success' : 'failed', error };
 }
 
 /**
@@ -182,6 +192,8 @@ async function main(): Promise<void> {
           ? await runPgliteCopy(args[0], args[1], args[2])
           : mode === 'redis-hset'
             ? await runRedisHset(args[0], args[1], args[2], args[3])
+          : mode === 'verify'
+            ? await runVerify(args[0])
             : await runOutflow(args[0]);
   } catch (e) {
     report = { ms: 0, peakRssMb: 0, rows: 0, status: 'failed', error: e instanceof Error ? e.message : String(e) };

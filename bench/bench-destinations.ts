@@ -13,7 +13,7 @@ import { child, timed, type Measurement } from './bench-process.js';
 export const PG_URL = process.env.OUTFLOW_BENCH_PG_URL ?? process.env.OUTFLOW_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const TABLE = 'bench_customers';
 
-export type Method = 'psql' | 'pglite_copy' | 'mysql_load' | 'full' | 'incremental' | 'floor' | 'unchanged' | 'naive' | 'pgloader';
+export type Method = 'psql' | 'pglite_copy' | 'mysql_load' | 'full' | 'incremental' | 'floor' | 'unchanged' | 'verify' | 'naive' | 'pgloader';
 
 export interface BenchDestination {
   /** The method that is the limit line, and how the table header names it. */
@@ -54,7 +54,7 @@ async function postgres(): Promise<BenchDestination> {
   return {
     limit: 'psql',
     limitShort: 'psql \\copy',
-    methods: new Set<Method>(['psql', 'full', 'incremental', 'floor', 'unchanged', 'naive', 'pgloader']),
+    methods: new Set<Method>(['psql', 'full', 'incremental', 'floor', 'unchanged', 'verify', 'naive', 'pgloader']),
     resultSuffix: '',
     yaml: `destination:\n  type: postgres\n  url: ${PG_URL}\n  table: ${TABLE}\n  create_table: false\n`,
     engine: 'PostgreSQL',
@@ -102,7 +102,7 @@ async function pglite(work: string): Promise<BenchDestination> {
   return {
     limit: 'pglite_copy',
     limitShort: "PGlite's COPY",
-    methods: new Set<Method>(['pglite_copy', 'full', 'incremental', 'unchanged']),
+    methods: new Set<Method>(['pglite_copy', 'full', 'incremental', 'unchanged', 'verify']),
     resultSuffix: '-pglite',
     yaml: `destination:\n  type: pglite\n  path: ${dataDir}\n  table: ${TABLE}\n  create_table: false\n`,
     engine: 'PGlite, PostgreSQL',

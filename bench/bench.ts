@@ -59,6 +59,7 @@ const LABELS: Record<Method, string> = {
   incremental: 'outflow incremental (1% changed, 0.1% added)',
   floor: 'Postgres alone: UPDATE the same 1% in place (the floor)',
   unchanged: 'outflow run, nothing changed',
+  verify: 'outflow verify (whole table read back and compared)',
   naive: 'naive multi-row INSERT (1,000 rows, pg)',
   pgloader: 'pgloader from the CSV',
 };
@@ -193,7 +194,7 @@ state:
       record(dest.limit, runs);
     }
 
-    const wantsOutflow = opts.only.has('full') || opts.only.has('incremental') || opts.only.has('unchanged') || opts.only.has('floor');
+    const wantsOutflow = ['full', 'incremental', 'unchanged', 'floor', 'verify'].some((m) => opts.only.has(m as Method));
     if (wantsOutflow) {
       console.log('outflow full sync…');
       const runs: Measurement[] = [];
@@ -249,6 +250,15 @@ state:
         }
         // rows/s here is rows checked per second: the whole model is read and compared.
         record('unchanged', same, 'rows/s counts rows checked, none sent');
+      }
+      if (opts.only.has('verify')) {
+        console.log('outflow verify…');
+        const checks: Measurement[] = [];
+        for (let i = 0; i < opts.runs; i++) {
+          const r = await child(['verify', pipelineFile], i === 0 ? profileDir : undefined);
+          checks.push({ ms: r.ms, peakRssMb: r.peakRssMb, rows: r.rows });
+        }
+        record('verify', checks, 'rows/s counts rows compared');
       }
     }
 

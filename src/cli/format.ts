@@ -29,7 +29,11 @@ export function countsLine(c: Partial<RowCounts>): string {
     ['unchanged', c.unchanged],
     ['rejected', c.rejected],
   ];
-  return parts.map(([k, v]) => `${k} ${v ?? 0}`).join(' · ');
+  const line = parts.map(([k, v]) => `${k} ${v ?? 0}`);
+  // Only when they happened (and older runs in history lack them).
+  if (c.notSent) line.push(`changed but not sent ${c.notSent} (the mode never updates)`);
+  if (c.leftModel) line.push(`left the model ${c.leftModel}, kept in the destination`);
+  return line.join(' · ');
 }
 
 export function duration(ms: number | undefined): string {

@@ -17,6 +17,8 @@ export const previewCommand = defineCommand({
     reporter.data(pv);
     reporter.line(`preview of ${pv.pipeline} (${pv.mode}, ${pv.syncKind}${pv.fullReason ? `: ${pv.fullReason}` : ''})`);
     reporter.line(`  model rows ${pv.counts.read} · added ${pv.counts.added} · changed ${pv.counts.changed} · removed ${pv.counts.removed}${pv.counts.invalid ? ` · unsendable ${pv.counts.invalid}` : ''}`);
+    if (pv.counts.notSent) reporter.line(`  ${pv.counts.notSent} changed row(s) would not be sent: ${pv.mode} never updates a delivered row`);
+    if (pv.counts.leftModel) reporter.line(`  ${pv.counts.leftModel} row(s) left the model and stay in the destination (${pv.mode} never deletes)`);
     if (pv.planned) {
       reporter.line(`  the destination would insert ${pv.planned.wouldInsert}, update ${pv.planned.wouldUpdate}, delete ${pv.planned.wouldDelete} (it has ${pv.planned.targetRows} rows)`);
     } else if (!pv.targetExists) {

@@ -1,5 +1,5 @@
 import { loadPipeline } from '../config/load-pipeline.js';
-import { verifyPipeline } from '../engine/verify.js';
+import { verifyPipeline, type VerifyResult } from '../engine/verify.js';
 import { defineCommand, EXIT } from './command.js';
 import { formatValue } from './format.js';
 
@@ -19,7 +19,19 @@ export const verifyCommand = defineCommand({
     }
     const cols = Object.entries(v.differentColumns);
     if (cols.length) reporter.line(`  differing columns: ${cols.map(([c, n]) => `${c} (${n})`).join(', ')}`);
-    reporter.line(v.equal ? 'equal' : 'NOT equal');
-    return v.equal ? EXIT.ok : EXIT.failed;
+    if (v.equal) reporter.line('equal');
+    else if (v.consistent) reporter.line(`consistent with ${v.mode}: ${expectedText(v)}`);
+    else reporter.line('NOT equal');
+    return v.consistent ? EXIT.ok : EXIT.failed;
   },
 });
+
+/** Why the differences found are what the mode leaves by design. */
+function expectedText(v: VerifyResult): string {
+  const why = {
+    missing: `${v.missing} model row(s) not in the destination (${v.mode} never inserts)`,
+    extra: `${v.extra} destination row(s) not in the model (${v.mode} never deletes: rows that left the model, or were never in it, are kept)`,
+    different: `${v.different} row(s) with other values (${v.mode} never updates a row it has delivered)`,
+  };
+  return (['missing', 'extra', 'different'] as const).filter((k) => v[k] > 0).map((k) => why[k]).join('; ') + ' — expected';
+}

@@ -32,6 +32,8 @@ export interface RejectedRow {
   rn: number;
   column?: string;
   reason: string;
+  /** The row's key, when the engine cannot find it by `rn` (a delete of a row the model never numbered: a full mirror sync). */
+  key?: Record<string, Value>;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -191,6 +193,15 @@ export interface MergePlan {
   delivery: DeliveryIdentity;
 }
 
+/** A delivery the destination's ledger holds: it committed. */
+export interface DeliveryRecord {
+  runId: number;
+  snapshotVersion: number;
+  committedAt: string;
+  /** Row numbers the merge refused: of staged rows, and of the key table (refused deletes). Not delivered. */
+  refused: { rows: number[]; deletes: number[] };
+}
+
 export interface MergeResult {
   inserted: number;
   updated: number;
@@ -214,11 +225,22 @@ export interface BulkDestination extends DestinationBase {
   /** The bulk format `stage` and `stageKeys` receive. */
   readonly encoding: DelimitedTextEncoding;
   /** Loads the rows into staging, or straight into an empty target when `mayLoadDirectly`. */
-  stage(columns: Column[], rows: RowStream, opts: { mayLoadDirectly: boolean }): Promise<StageResult>;
+  stage(columns: Column[], rows: RowStream, opts: { mayLoadDirectly: boolean; delivery?: DeliveryIdentity }): Promise<StageResult>;
   /** Loads keys for mirror's deletes: keys that left the model, or (full sync) rejected rows' keys to keep. */
   stageKeys(keyColumns: Column[], rows: RowStream): Promise<number>;
   /** Applies the staged rows in one transaction (when `capabilities.transactions`), isolating refused rows. */
   merge(plan: MergePlan): Promise<MergeResult>;
+  /**
+   * The delivery ledger, for exactly-once delivery across a crash. A destination with
+   * transactions implements it: every transaction that writes a run's rows (the merge, or
+   * the direct load into an empty table) also writes one ledger row naming the run
+   * (`plan.delivery`, `opts.delivery`) and the row numbers it refused, in a table outflow
+   * owns in the destination, and commits both or neither. `delivered` answers whether that
+   * run's delivery committed. On start, a run whose snapshot was not saved after its
+   * delivery committed is finished from the pending delta in the state folder instead of
+   * being sent again. Absent: delivery is at-least-once (a crash there re-sends the delta).
+   */
+  delivered?(pipeline: string, runId: number): Promise<DeliveryRecord | undefined>;
   /** What merge(plan) would do, computed without changing the target. */
   plan(plan: MergePlan): Promise<PlannedChanges>;
 }

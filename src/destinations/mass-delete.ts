@@ -11,7 +11,7 @@ export function guardMassDelete(g: { label: string; mode: string; doomed: number
   if (g.maxDeleteRatio === undefined || g.total === 0) return;
   if (g.doomed / g.total <= g.maxDeleteRatio) return;
   throw new MassDeleteError(
-    `${g.label}: ${g.mode} would delete ${g.doomed} of ${g.total} ${g.of ?? 'rows'} (${pct(g.doomed / g.total)}), more than max_delete_ratio ${g.maxDeleteRatio}; nothing was written. ` +
+    `${g.label}: ${g.mode} would delete ${g.doomed} of ${g.total} ${g.of ?? 'rows'} (${pct(g.doomed / g.total)}), more than max_delete_ratio ${g.maxDeleteRatio} (${pct(g.maxDeleteRatio)}); nothing was written. ` +
       `If the model really shrank, run again with --allow-mass-delete.`,
   );
 }

@@ -32,6 +32,10 @@ export interface DiffCounts {
   added: number;
   changed: number;
   removed: number;
+  /** Changed rows the mode does not send (insert, insert_new): counted in `changed`, not in the delta. */
+  notSent: number;
+  /** Snapshot keys no longer in the model (in mirror mode the same rows as `removed`). */
+  gone: number;
   /** Rows refused before sending (a NUL byte in text), by row number in _outflow_delta… */
   invalid: number;
   /** Highest cursor value among the rows read (text), for incremental mode. */
@@ -125,6 +129,8 @@ async function fullDiff(d: DiffInput, s: DiffSql): Promise<DiffCounts> {
     added: Number(counts.read),
     changed: 0,
     removed: 0,
+    notSent: 0,
+    gone: 0,
     invalid: Number(counts.invalid),
     maxCursor: counts.max_cursor == null ? undefined : String(counts.max_cursor),
   };
@@ -158,7 +164,7 @@ async function incrementalDiff(d: DiffInput, s: DiffSql): Promise<DiffCounts> {
   if (!d.cursor && snap && snap.rows === read && snap.hashSum === String(model.hash_sum) && snap.hashXor === String(model.hash_xor)) {
     await createEmptyDiff(c, s);
     await c.run('DROP TABLE _outflow_mh');
-    return { read, added: 0, changed: 0, removed: 0, invalid: 0, maxCursor, matchesSnapshot: true };
+    return { read, added: 0, changed: 0, removed: 0, notSent: 0, gone: 0, invalid: 0, maxCursor, matchesSnapshot: true };
   }
   // A cursor reads only new rows: snapshot rows outside its window have not left the model.
   const join = d.cursor ? 'LEFT JOIN' : 'FULL OUTER JOIN';
@@ -197,6 +203,9 @@ async function incrementalDiff(d: DiffInput, s: DiffSql): Promise<DiffCounts> {
   // The model-wide tables are not read again: dropped, they free DuckDB's memory for the
   // snapshot commit (a 5M-row _outflow_mh is ~80 MB; at a 48MB memory_limit the commit's
   // DELETE could not pin a block while they were kept).
+  const kinds = (
+    await c.runAndReadAll(`SELECT count(*) FILTER (WHERE _k = 'c') AS changed, count(*) FILTER (WHERE _k = 'g') AS gone FROM _outflow_j`)
+  ).getRowObjects()[0];
   await c.run('DROP TABLE _outflow_mh');
   await c.run('DROP TABLE _outflow_j');
   const counts = (
@@ -209,7 +218,10 @@ async function incrementalDiff(d: DiffInput, s: DiffSql): Promise<DiffCounts> {
   return {
     read,
     added: Number(counts.added),
-    changed: Number(counts.changed),
+    // insert and insert_new leave changed rows out of the delta: they count as changed, not sent.
+    changed: onlyNew ? Number(kinds.changed) : Number(counts.changed),
+    notSent: onlyNew ? Number(kinds.changed) : 0,
+    gone: Number(kinds.gone),
     removed: Number(counts.removed),
     invalid: Number(counts.invalid),
     maxCursor,

@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { quotedIdentifier, quotedString, type DuckDBConnection } from '@duckdb/node-api';
 import type { Column } from '../types/logical-type.js';
@@ -36,17 +37,60 @@ export interface SnapshotSummary {
  * workspace so the diff is one columnar join. DuckDB lets one process write a file at a
  * time, which also keeps two runs of one pipeline from interleaving their snapshots.
  */
-export async function attachSnapshot(connection: DuckDBConnection, stateDir: string, pipeline: string): Promise<void> {
-  const dir = join(stateDir, 'snapshots');
-  mkdirSync(dir, { recursive: true });
+export async function attachSnapshot(connection: DuckDBConnection, stateDir: string, pipeline: string, file = snapshotFile(stateDir, pipeline)): Promise<void> {
+  mkdirSync(join(stateDir, 'snapshots'), { recursive: true });
   // READ_WRITE explicitly: a source opened read_only (a warehouse outflow must not write
   // to) would otherwise attach the snapshot read-only too, and a first run cannot create it.
-  await connection.run(`ATTACH ${quotedString(join(dir, `${pipeline}.duckdb`))} AS ${SNAP} (READ_WRITE)`);
+  await connection.run(`ATTACH ${quotedString(file)} AS ${SNAP} (READ_WRITE)`);
   await connection.run(`CREATE TABLE IF NOT EXISTS ${SNAP}.meta (fingerprint VARCHAR, cursor VARCHAR, updated_at TIMESTAMPTZ)`);
   // Snapshots written before the summary existed gain its columns (NULL: no fast path until the next commit).
   for (const col of ['row_count BIGINT', 'hash_sum VARCHAR', 'hash_xor VARCHAR', 'memory_limit_mb BIGINT', 'version BIGINT']) {
     await connection.run(`ALTER TABLE ${SNAP}.meta ADD COLUMN IF NOT EXISTS ${col}`);
   }
+}
+
+/** The pipeline's snapshot, which only a run writes (under the run lock). */
+export function snapshotFile(stateDir: string, pipeline: string): string {
+  return join(stateDir, 'snapshots', `${pipeline}.duckdb`);
+}
+
+/** A copy of the last committed snapshot, replaced whole (rename) after each commit: what readers other than the run open. */
+function committedSnapshotFile(stateDir: string, pipeline: string): string {
+  return join(stateDir, 'snapshots', `${pipeline}.committed.duckdb`);
+}
+
+/**
+ * Publishes the snapshot just committed for readers (preview): checkpointed, so the file
+ * alone holds it, then copied and renamed over the previous copy. A reader therefore opens
+ * either the previous or the new committed snapshot, never one half-written, and never the
+ * file the run holds locked (DuckDB lets one process write a file, and a second attach of
+ * it in the same process — serve — is refused).
+ */
+export async function publishSnapshot(connection: DuckDBConnection, stateDir: string, pipeline: string): Promise<void> {
+  await connection.run(`CHECKPOINT ${SNAP}`);
+  const published = committedSnapshotFile(stateDir, pipeline);
+  const partial = `${published}.${process.pid}.tmp`;
+  copyFileSync(snapshotFile(stateDir, pipeline), partial);
+  renameSync(partial, published);
+}
+
+/**
+ * A private copy of the last committed snapshot for a dry run, in a temp folder, so a run
+ * that holds the snapshot (in this process or another) and a preview never meet on a file.
+ * Before a first commit has been published there is nothing to copy: the preview then sees
+ * no snapshot (an older state folder's live file is copied instead, with its WAL).
+ */
+export function copySnapshotForReading(stateDir: string, pipeline: string): { file: string; dispose: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'outflow-snapshot-'));
+  const file = join(dir, `${pipeline}.duckdb`);
+  const published = committedSnapshotFile(stateDir, pipeline);
+  const live = snapshotFile(stateDir, pipeline);
+  if (existsSync(published)) copyFileSync(published, file);
+  else if (existsSync(live)) {
+    copyFileSync(live, file);
+    if (existsSync(`${live}.wal`)) copyFileSync(`${live}.wal`, `${file}.wal`);
+  }
+  return { file, dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 export async function detachSnapshot(connection: DuckDBConnection): Promise<void> {
@@ -155,6 +199,8 @@ export async function commitSnapshot(connection: DuckDBConnection, c: SnapshotCo
     // This run's refused keys replace the last run's: the next run tells a retry from a new row by them.
     await connection.run(`CREATE OR REPLACE TABLE ${SNAP}.rejected AS ${rejectedKeysSql(c.keys, !!c.isWholeModelDelivered)}`);
     await connection.run(`DELETE FROM ${SNAP}.meta`);
+    // The delivery this commit records is no longer pending.
+    for (const t of PENDING_TABLES) await connection.run(`DROP TABLE IF EXISTS ${SNAP}.${t}`);
     await connection.run(
       `INSERT INTO ${SNAP}.meta (fingerprint, cursor, updated_at, row_count, hash_sum, hash_xor, memory_limit_mb, version)
          SELECT $1, $2, now(), count(*), CAST(coalesce(sum(_h::HUGEINT), 0) AS VARCHAR), CAST(coalesce(bit_xor(_h), 0) AS VARCHAR), $3, $4
@@ -215,4 +261,75 @@ export async function countStillRejected(connection: DuckDBConnection, keys: str
     )
   ).getRowObjects()[0];
   return Number(row.n);
+}
+
+/**
+ * What a run is about to deliver, kept in the snapshot file until the snapshot commits, so
+ * that a run killed after the destination committed (its delivery is in the destination's
+ * ledger) but before the snapshot was saved can be finished by the next run without
+ * sending anything again (see reconcileDelivery in the engine). Written after staging,
+ * before the merge: the delta's keys and hashes less the rows staging refused, the keys to
+ * forget, and the commit's settings. commitSnapshot drops it.
+ */
+export interface PendingDelivery {
+  runId: number;
+  commit: Omit<SnapshotCommit, 'isWholeModelDelivered'>;
+  /** The cursor to keep when the merge refused rows (they are read again next run). */
+  cursorIfRefused?: string;
+}
+
+const PENDING_TABLES = ['pending_delta', 'pending_removed', 'pending_gone', 'pending_meta'];
+
+export async function savePendingDelivery(connection: DuckDBConnection, pending: PendingDelivery & { isWholeModelDelivered?: boolean }): Promise<void> {
+  const keyList = pending.commit.keys.map(quotedIdentifier).join(', ');
+  const delta = pending.isWholeModelDelivered
+    ? `SELECT NULL::BIGINT AS _rn, ${keyList}, _h FROM _outflow_mh WHERE _bad IS NULL`
+    : `SELECT _rn, ${keyList}, _h FROM _outflow_delta WHERE _rn NOT IN (SELECT _rn FROM _outflow_rejected)`;
+  await connection.run('BEGIN TRANSACTION');
+  try {
+    await connection.run(`CREATE OR REPLACE TABLE ${SNAP}.pending_delta AS ${delta}`);
+    await connection.run(`CREATE OR REPLACE TABLE ${SNAP}.pending_removed AS SELECT _rn, ${keyList} FROM _outflow_removed`);
+    await connection.run(`CREATE OR REPLACE TABLE ${SNAP}.pending_gone AS SELECT ${keyList} FROM _outflow_gone`);
+    await connection.run(`CREATE OR REPLACE TABLE ${SNAP}.pending_meta (run_id BIGINT, pending_json VARCHAR)`);
+    await connection.run(`INSERT INTO ${SNAP}.pending_meta VALUES ($1, $2)`, [
+      pending.runId,
+      JSON.stringify({ commit: pending.commit, cursorIfRefused: pending.cursorIfRefused }),
+    ]);
+    await connection.run('COMMIT');
+  } catch (e) {
+    await connection.run('ROLLBACK').catch(() => undefined);
+    throw e;
+  }
+}
+
+export async function readPendingDelivery(connection: DuckDBConnection): Promise<PendingDelivery | undefined> {
+  const exists = (
+    await connection.runAndReadAll(`SELECT count(*) AS n FROM duckdb_tables() WHERE database_name = ${quotedString(SNAP)} AND table_name = 'pending_meta'`)
+  ).getRows()[0][0];
+  if (Number(exists) === 0) return undefined;
+  const row = (await connection.runAndReadAll(`SELECT run_id, pending_json FROM ${SNAP}.pending_meta LIMIT 1`)).getRows()[0];
+  if (!row) return undefined;
+  return { runId: Number(row[0]), ...JSON.parse(String(row[1])) };
+}
+
+/**
+ * Commits a pending delivery the destination's ledger says landed: the temp tables
+ * commitSnapshot reads are rebuilt from the pending tables, less the rows (and deletes) the
+ * merge refused, whose row numbers the ledger kept.
+ */
+export async function commitPendingDelivery(connection: DuckDBConnection, pending: PendingDelivery, refused: { rows: number[]; deletes: number[] }): Promise<void> {
+  const list = (ns: number[]) => (ns.length ? ns.map((n) => String(Math.trunc(n))).join(', ') : 'NULL');
+  await connection.run(`CREATE OR REPLACE TEMP TABLE _outflow_delta AS SELECT * FROM ${SNAP}.pending_delta`);
+  await connection.run(`CREATE OR REPLACE TEMP TABLE _outflow_rejected AS SELECT _rn FROM ${SNAP}.pending_delta WHERE _rn IN (${list(refused.rows)})`);
+  await connection.run(`CREATE OR REPLACE TEMP TABLE _outflow_removed AS SELECT * FROM ${SNAP}.pending_removed`);
+  await connection.run(`CREATE OR REPLACE TEMP TABLE _outflow_rejected_removed AS SELECT _rn FROM ${SNAP}.pending_removed WHERE _rn IN (${list(refused.deletes)})`);
+  await connection.run(`CREATE OR REPLACE TEMP TABLE _outflow_gone AS SELECT * FROM ${SNAP}.pending_gone`);
+  const isRefused = refused.rows.length + refused.deletes.length > 0;
+  await commitSnapshot(connection, { ...pending.commit, cursor: isRefused && pending.commit.cursor !== undefined ? pending.cursorIfRefused : pending.commit.cursor });
+  for (const t of ['_outflow_delta', '_outflow_rejected', '_outflow_removed', '_outflow_rejected_removed', '_outflow_gone']) await connection.run(`DROP TABLE IF EXISTS ${t}`);
+}
+
+/** Forgets a pending delivery the destination never committed (the run died before its COMMIT). */
+export async function dropPendingDelivery(connection: DuckDBConnection): Promise<void> {
+  for (const t of PENDING_TABLES) await connection.run(`DROP TABLE IF EXISTS ${SNAP}.${t}`);
 }

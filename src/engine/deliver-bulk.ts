@@ -15,6 +15,12 @@ export interface BulkDelivery {
   /** Wraps a stage so its time is recorded. */
   timed: <T>(stage: string, fn: () => Promise<T>) => Promise<T>;
   onStageRows?: (done: number) => void;
+  /**
+   * Called before each step that may commit the delivery: before a direct load
+   * (`wholeModel`: every sendable model row is delivered), and before the merge. The engine
+   * keeps the pending delta there for the delivery ledger (see Destination.delivered).
+   */
+  beforeDelivery?: (wholeModel: boolean) => Promise<void>;
 }
 
 export interface BulkOutcome {
@@ -33,8 +39,10 @@ export async function deliverBulk(dest: BulkDestination, d: BulkDelivery, onReje
     unnumbered: d.isFull ? FULL_DELTA_VIEW : undefined,
     ensureTable: () => ensureDeltaTable(c),
   });
+  const mayLoadDirectly = d.isFull && d.plan.mode !== 'update';
+  if (mayLoadDirectly) await d.beforeDelivery?.(true);
   const staged = await d.timed('stage', () =>
-    dest.stage(d.columns, withProgress(rows, d.onStageRows), { mayLoadDirectly: d.isFull && d.plan.mode !== 'update' }),
+    dest.stage(d.columns, withProgress(rows, d.onStageRows), { mayLoadDirectly, delivery: d.plan.delivery }),
   );
   if (staged.loadedDirectly) return { staged };
   await ensureDeltaTable(c);
@@ -42,6 +50,7 @@ export async function deliverBulk(dest: BulkDestination, d: BulkDelivery, onReje
   if (d.plan.mode === 'mirror') {
     await d.timed('stage deletes', () => stageMirrorKeys(dest, d.ws, d.keyColumns, d.isFull));
   }
+  await d.beforeDelivery?.(false);
   await pauseForTests('merge');
   const merged = await d.timed('merge', () => dest.merge(d.plan));
   return { staged, merged };

@@ -1,4 +1,4 @@
-import { listValue } from '@duckdb/node-api';
+import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import type { Pipeline } from '../config/load-pipeline.js';
 import { isBulkDestination, type DeliveryIdentity, type Destination, type MergePlan, type PlannedChanges, type RejectedRow, type WritePreview } from '../destinations/destination.js';
 import type { Source } from '../sources/source.js';
@@ -11,10 +11,25 @@ import { runActions, type ActionContext } from './actions.js';
 import { checkTarget, planColumns, schemaMismatch, type ColumnPlan } from './column-plan.js';
 import { snapshotFingerprint } from './fingerprint.js';
 import { adoptLearnedMemoryLimit, memoryLimitToRemember, raisedMemoryLimitAfter, withDuckdbMemoryHint } from '../duckdb/duckdb-memory.js';
-import { emptyCounts, type RejectedRowRecord, type RunResult, type StageTiming } from '../state/run-result.js';
+import { emptyCounts, oneLineReason, type RejectedRowRecord, type RunResult, type StageTiming } from '../state/run-result.js';
 import { openWorkspace, type Workspace } from '../diff/workspace.js';
-import { attachSnapshot, commitSnapshot, countRetries, countStillRejected, detachSnapshot, readSnapshotMeta, type SnapshotMeta } from '../diff/snapshot-store.js';
-import { computeDiff, type DiffInput, ensureDeltaTable, invalidRows, keysByRn, readRows } from '../diff/compute-diff.js';
+import {
+  attachSnapshot,
+  commitPendingDelivery,
+  commitSnapshot,
+  countRetries,
+  countStillRejected,
+  copySnapshotForReading,
+  detachSnapshot,
+  dropPendingDelivery,
+  publishSnapshot,
+  readPendingDelivery,
+  readSnapshotMeta,
+  savePendingDelivery,
+  type SnapshotCommit,
+  type SnapshotMeta,
+} from '../diff/snapshot-store.js';
+import { computeDiff, type DiffCounts, type DiffInput, ensureDeltaTable, invalidRows, keysByRn, readRows } from '../diff/compute-diff.js';
 import { settleRowStreams, tableRowStream } from '../diff/delta-row-stream.js';
 import { unstorableReason, unstorableValueSql } from '../duckdb/unstorable-values-sql.js';
 import { columnList } from '../duckdb/duckdb-sql.js';
@@ -235,13 +250,24 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
     actx.names = await dest.actionNames();
     await timed('before actions', () => runActions(p, 'before', actx));
     const { plan, schema } = await timed('describe', () => describeAndPrepare(p, source, dest, true));
-    const prepared = await timed('extract', () => prepareWorkspace(p, source, schema, plan, opts, c));
+    const prepared = await timed('extract', () => prepareWorkspace(p, source, schema, plan, { ...opts, reconcile: true }, c));
     const { ws, isFull, fullReason, fingerprint, meta } = prepared;
+    if (prepared.reconciled !== undefined) {
+      result.stages.push({ stage: `reconciled: run ${prepared.reconciled} had delivered before it stopped; its snapshot was saved now, nothing sent again`, ms: 0 });
+    }
     result.syncKind = isFull ? 'full' : 'incremental';
     result.fullReason = fullReason;
     const diff = await timed('diff', () => computeDiff(diffInput(p, prepared, plan, dest.capabilities)));
-    Object.assign(result.counts, { read: diff.read, added: diff.added, changed: diff.changed, removed: diff.removed });
+    Object.assign(result.counts, {
+      read: diff.read,
+      added: diff.added,
+      changed: diff.changed,
+      removed: diff.removed,
+      notSent: diff.notSent,
+      leftModel: p.spec.mode === 'mirror' ? 0 : diff.gone,
+    });
     if (!diff.matchesSnapshot) {
+      // Rows the last run refused, sent again: retries, not new rows or changes.
       const retries = await countRetries(ws.connection, plan.keys);
       result.counts.retried = retries.added + retries.changed;
       result.counts.added -= retries.added;
@@ -253,14 +279,39 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
       result.rejected.push({ key: bad.key, column: bad.column, reason: unstorableReason(bad.column, unstorable) });
     }
     result.counts.rejected = diff.invalid;
-    const deltaCount = diff.added + diff.changed - diff.invalid;
+    const deltaCount = sentCount(diff);
     const delivery: DeliveryIdentity = { pipeline: p.name, runId: result.runId, snapshotVersion: meta.version + 1, fingerprint };
+    const snapshotCommit = (cursor: string | undefined): SnapshotCommit => ({
+      isFull,
+      keys: plan.keys,
+      keyColumns,
+      forgetRemoved: p.spec.mode === 'mirror',
+      forgetGone: p.spec.mode === 'upsert' || p.spec.mode === 'update',
+      fingerprint,
+      memoryLimitMb: memoryLimitToRemember(configuredMemoryLimit(p)),
+      version: delivery.snapshotVersion,
+      // With rejected rows the cursor stays put: the next run reads them again.
+      cursor: p.spec.incremental ? cursor : undefined,
+    });
+    // What the snapshot commit will record, kept in the snapshot file before a destination
+    // with a delivery ledger commits, for the next run to finish with should this one die in between.
+    const savePending = async (isWholeModelDelivered: boolean) => {
+      if (!isBulkDestination(dest) || !dest.delivered) return;
+      await timed('pending delivery', () =>
+        savePendingDelivery(ws.connection, {
+          runId: result.runId,
+          isWholeModelDelivered,
+          commit: snapshotCommit(result.counts.rejected > 0 ? meta.cursor : diff.maxCursor ?? meta.cursor),
+          cursorIfRefused: meta.cursor,
+        }),
+      );
+    };
     const mergePlan = mergePlanFor(p, plan, isFull, !!opts.allowMassDelete, delivery);
     const needsMerge = deltaCount > 0 || (p.spec.mode === 'mirror' && (isFull || diff.removed > 0)) || p.spec.mode === 'replace';
     // A full sync leaves the rows to send as a view; the numbered table is built only if needed.
     let isWholeModelDelivered = isFull;
     if (!needsMerge) {
-      result.counts.unchanged = diff.read - diff.invalid;
+      result.counts.unchanged = diff.read - diff.invalid - diff.notSent;
     } else if (isBulkDestination(dest)) {
       const { merged } = await deliverBulk(
         dest,
@@ -272,6 +323,7 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
           isFull,
           plan: mergePlan,
           timed,
+          beforeDelivery: savePending,
           onStageRows: opts.onProgress && ((rows) => opts.onProgress!({ stage: 'stage', rows, total: deltaCount })),
         },
         (st) => recordRejected(ws, keyColumns, st.rejected, result),
@@ -286,7 +338,7 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
         await recordRejected(ws, keyColumns, merged.rejectedDeletes ?? [], result, 'removed');
         result.counts.unchanged = merged.unchanged;
       }
-      result.counts.unchanged += diff.read - diff.invalid - deltaCount;
+      result.counts.unchanged += diff.read - diff.invalid - deltaCount - diff.notSent;
     } else {
       // Record destinations cannot count their target: the guard reads the snapshot, before anything is sent.
       if (p.spec.mode === 'mirror' && !isFull) {
@@ -312,7 +364,7 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
       }
       await recordRejected(ws, keyColumns, written.rejected, result);
       await recordRejected(ws, keyColumns, written.rejectedRemoved, result, 'removed');
-      result.counts.unchanged = diff.read - diff.invalid - deltaCount;
+      result.counts.unchanged = diff.read - diff.invalid - deltaCount - diff.notSent;
     }
     await pauseForTests('snapshot');
     // A model that matches the snapshot leaves it as it is: nothing to record.
@@ -320,18 +372,9 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
       result.counts.stillRejected = await countStillRejected(ws.connection, plan.keys, isWholeModelDelivered);
       await timed('snapshot', () =>
         commitSnapshot(ws.connection, {
-          isFull,
-          keys: plan.keys,
-          keyColumns,
-          forgetRemoved: p.spec.mode === 'mirror',
-          forgetGone: p.spec.mode === 'upsert' || p.spec.mode === 'update',
-          fingerprint,
-          memoryLimitMb: memoryLimitToRemember(configuredMemoryLimit(p)),
-          version: delivery.snapshotVersion,
+          ...snapshotCommit(result.counts.rejected > 0 ? meta.cursor : diff.maxCursor ?? meta.cursor),
           isWholeModelDelivered,
-          // With rejected rows the cursor stays put: the next run reads them again.
-          cursor: p.spec.incremental ? (result.counts.rejected > 0 ? meta.cursor : diff.maxCursor ?? meta.cursor) : undefined,
-        }),
+        }).then(() => publishSnapshot(ws.connection, p.stateDir, p.name)),
       );
     }
     await timed('cleanup', () => dest.cleanup());
@@ -353,6 +396,30 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
     opts.signal.removeEventListener('abort', onAbort);
     await closeAll(c);
   }
+}
+
+/**
+ * A run that died after its delivery committed but before its snapshot was saved left a
+ * pending delivery in the snapshot file: when the destination's ledger holds that run, the
+ * snapshot is committed from it now (less the rows the merge refused), so nothing is sent
+ * twice; when it does not, the delivery never happened and the pending delta is dropped.
+ * Returns the run finished this way.
+ */
+async function reconcileDelivery(p: Pipeline, connection: DuckDBConnection, dest: Destination | undefined): Promise<number | undefined> {
+  const pending = await readPendingDelivery(connection);
+  if (!pending) return undefined;
+  const delivered = dest && isBulkDestination(dest) && dest.delivered ? await dest.delivered(p.name, pending.runId) : undefined;
+  if (!delivered) {
+    await dropPendingDelivery(connection);
+    return undefined;
+  }
+  await commitPendingDelivery(connection, pending, delivered.refused);
+  return pending.runId;
+}
+
+/** Rows the destination is sent: added and changed, less the changes the mode does not send and the rows refused before sending. */
+function sentCount(diff: DiffCounts): number {
+  return diff.added + diff.changed - diff.notSent - diff.invalid;
 }
 
 /**
@@ -405,7 +472,15 @@ export async function describeAndPrepare(
   return { plan, schema, targetExists: true, problems };
 }
 
-async function prepareWorkspace(p: Pipeline, source: Source, schema: Schema, plan: ColumnPlan, opts: RunOptions, c: Connected) {
+async function prepareWorkspace(
+  p: Pipeline,
+  source: Source,
+  schema: Schema,
+  plan: ColumnPlan,
+  opts: RunOptions & { snapshotFile?: string; reconcile?: boolean },
+  c: Connected,
+) {
+  let reconciled: number | undefined;
   const fingerprint = snapshotFingerprint(p, plan);
   let meta: SnapshotMeta = { rows: 0, version: 0 };
   let extracted = 0;
@@ -417,8 +492,9 @@ async function prepareWorkspace(p: Pipeline, source: Source, schema: Schema, pla
     // The snapshot is read before the model is loaded, so that in cursor mode a source
     // that is not DuckDB is asked only for rows past the stored cursor.
     beforeLoad: async (connection) => {
-      await attachSnapshot(connection, p.stateDir, p.name);
+      await attachSnapshot(connection, p.stateDir, p.name, opts.snapshotFile);
       c.snapshotAttached = true;
+      if (opts.reconcile) reconciled = await reconcileDelivery(p, connection, c.destination);
       meta = await readSnapshotMeta(connection);
       // An earlier run needed more DuckDB memory than the automatic start: begin there.
       await adoptLearnedMemoryLimit(connection, meta.memoryLimitMb, configuredMemoryLimit(p));
@@ -431,7 +507,7 @@ async function prepareWorkspace(p: Pipeline, source: Source, schema: Schema, pla
       p.spec.incremental && fullReason === undefined && meta.cursor !== undefined ? { column: p.spec.incremental.cursor, after: meta.cursor } : undefined,
   });
   c.workspace = ws;
-  return { ws, isFull: fullReason !== undefined, fullReason, fingerprint, meta };
+  return { ws, isFull: fullReason !== undefined, fullReason, fingerprint, meta, reconciled };
 }
 
 function diffInput(p: Pipeline, prepared: Awaited<ReturnType<typeof prepareWorkspace>>, plan: ColumnPlan, capabilities: Destination['capabilities']): DiffInput {
@@ -468,7 +544,7 @@ async function recordRejected(
   const keys = await keysByRn(ws.connection, keyColumns, rns.slice(0, MAX_REJECTED_RECORDED), of === 'delta' ? '_outflow_delta' : '_outflow_removed');
   for (const r of rejected) {
     if (result.rejected.length >= MAX_REJECTED_RECORDED) break;
-    result.rejected.push({ key: keys.get(r.rn) ?? {}, column: r.column, reason: r.reason });
+    result.rejected.push({ key: r.key ?? keys.get(r.rn) ?? {}, column: r.column, reason: oneLineReason(r.reason) });
   }
   result.counts.rejected += rejected.length;
 }
@@ -482,7 +558,8 @@ export interface PreviewResult {
   mode: string;
   syncKind: 'full' | 'incremental';
   fullReason?: string;
-  counts: { read: number; added: number; changed: number; removed: number; invalid: number };
+  /** `notSent`: changed rows the mode does not send (insert, insert_new); `leftModel`: rows that left the model and stay in the destination. */
+  counts: { read: number; added: number; changed: number; removed: number; invalid: number; notSent: number; leftModel: number };
   /** What the destination would do, computed against the target without changing it. */
   planned?: PlannedChanges;
   targetExists: boolean;
@@ -497,12 +574,15 @@ export interface PreviewResult {
 export async function previewPipeline(p: Pipeline, opts: { full?: boolean; sampleSize?: number } = {}): Promise<PreviewResult> {
   const c: Connected = {};
   const n = opts.sampleSize ?? 5;
+  // A dry run reads a private copy of the last committed snapshot: a run going on meanwhile
+  // (a schedule in serve, another process) keeps its own file and lock.
+  const snapshot = copySnapshotForReading(p.stateDir, p.name);
   try {
     c.source = await openSource(p);
     c.destination = await openDestination(p, { isDryRun: true });
     const dest = c.destination;
     const { plan, schema, targetExists, problems } = await describeAndPrepare(p, c.source, dest, false);
-    const prepared = await prepareWorkspace(p, c.source, schema, plan, opts, c);
+    const prepared = await prepareWorkspace(p, c.source, schema, plan, { ...opts, snapshotFile: snapshot.file }, c);
     const { ws, isFull, fullReason, meta } = prepared;
     const diff = await computeDiff(diffInput(p, prepared, plan, dest.capabilities));
     // Samples and staging read numbered rows (a record destination's in key order, as a run numbers them).
@@ -518,7 +598,7 @@ export async function previewPipeline(p: Pipeline, opts: { full?: boolean; sampl
     let planned: PlannedChanges | undefined;
     // Only a bulk destination can say what a merge would do without doing it.
     if (isBulkDestination(dest) && targetExists && problems.length === 0) {
-      const deltaCount = diff.added + diff.changed - diff.invalid;
+      const deltaCount = sentCount(diff);
       await dest.stage(plan.columns, tableRowStream(ws.connection, '_outflow_delta', deltaCount, plan.columns, dest.encoding), { mayLoadDirectly: false });
       if (p.spec.mode === 'mirror') await stageMirrorKeys(dest, ws, keyColumns, false);
       planned = await dest.plan(mergePlanFor(p, plan, isFull, false, { pipeline: p.name, runId: 0, snapshotVersion: meta.version + 1, fingerprint: prepared.fingerprint }));
@@ -532,7 +612,7 @@ export async function previewPipeline(p: Pipeline, opts: { full?: boolean; sampl
       mode: p.spec.mode,
       syncKind: isFull ? 'full' : 'incremental',
       fullReason,
-      counts: { read: diff.read, added: diff.added, changed: diff.changed, removed: diff.removed, invalid: diff.invalid },
+      counts: { read: diff.read, added: diff.added, changed: diff.changed, removed: diff.removed, invalid: diff.invalid, notSent: diff.notSent, leftModel: p.spec.mode === 'mirror' ? 0 : diff.gone },
       planned,
       writes,
       targetExists,
@@ -542,6 +622,7 @@ export async function previewPipeline(p: Pipeline, opts: { full?: boolean; sampl
     };
   } finally {
     await closeAll(c);
+    snapshot.dispose();
   }
 }
 

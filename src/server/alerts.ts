@@ -49,8 +49,8 @@ export function firedAlerts(p: Pipeline, r: RunResult, previousRead: number | un
         if (r.status === 'success') fired.push({ rule, why: 'succeeded' });
         break;
       case 'rejected_share': {
-        // Rows the run tried to deliver: what the diff found added or changed, and retries.
-        const attempted = r.counts.added + r.counts.changed + (r.counts.retried ?? 0);
+        // Rows the run tried to deliver: what the diff found added or changed (less what the mode does not send), and retries.
+        const attempted = r.counts.added + r.counts.changed - (r.counts.notSent ?? 0) + (r.counts.retried ?? 0);
         const share = attempted > 0 ? r.counts.rejected / attempted : 0;
         if (share > threshold) {
           fired.push({ rule, why: `rejected ${r.counts.rejected} of ${attempted} rows (${percent(share)}, threshold ${percent(threshold)})` });

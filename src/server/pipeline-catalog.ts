@@ -52,6 +52,26 @@ export function loadCatalog(dir: string, opts: CatalogOptions = {}): CatalogEntr
   return entries;
 }
 
+/**
+ * Replaces `entries` in place (the API reads the same array) with a fresh load of the
+ * folder, and says which pipelines were added, changed or removed. A pipeline counts as
+ * changed when its file, settings or error differ; a run in progress keeps the settings it
+ * started with, so a changed file takes effect from the next run.
+ */
+export function reloadCatalog(dir: string, entries: CatalogEntry[], opts: CatalogOptions = {}): { added: CatalogEntry[]; changed: CatalogEntry[]; removed: CatalogEntry[] } {
+  const next = loadCatalog(dir, opts);
+  const before = new Map(entries.map((e) => [e.name, e]));
+  const fingerprint = (e: CatalogEntry) => JSON.stringify([e.file, e.error, e.pipeline?.spec]);
+  const added = next.filter((e) => !before.has(e.name));
+  const changed = next.filter((e) => before.has(e.name) && fingerprint(before.get(e.name)!) !== fingerprint(e));
+  const names = new Set(next.map((e) => e.name));
+  const removed = entries.filter((e) => !names.has(e.name));
+  // Unchanged entries keep their objects, so anything holding them sees no difference.
+  const kept = next.map((e) => (before.has(e.name) && !changed.includes(e) ? before.get(e.name)! : e));
+  entries.splice(0, entries.length, ...kept);
+  return { added, changed, removed };
+}
+
 function findPipelineFiles(dir: string): string[] {
   let names: import('node:fs').Dirent[];
   try {

@@ -48,6 +48,12 @@ export class Scheduler {
     else job?.resume();
   }
 
+  /** Stops a pipeline's job (its file was removed or changed; a changed one is added again). */
+  remove(pipeline: string): void {
+    this.jobs.get(pipeline)?.stop();
+    this.jobs.delete(pipeline);
+  }
+
   nextRun(pipeline: string): Date | undefined {
     return this.jobs.get(pipeline)?.nextRun() ?? undefined;
   }

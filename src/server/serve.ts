@@ -7,7 +7,8 @@ import { createApiServer } from './api/api-server.js';
 import { PauseStore } from './pause-store.js';
 import { RunEventLog } from './run-event-log.js';
 import { HistoryStores } from './history-stores.js';
-import { loadCatalog, type CatalogEntry } from './pipeline-catalog.js';
+import { loadCatalog, reloadCatalog, type CatalogEntry } from './pipeline-catalog.js';
+import { watchPipelineFolder } from './pipeline-watcher.js';
 import { RunManager } from './run-manager.js';
 import { Scheduler } from './scheduler.js';
 import { ServerLog, type LogFormat } from './server-log.js';
@@ -72,7 +73,8 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
   });
   const byName = new Map(entries.filter((e) => e.pipeline).map((e) => [e.name, e.pipeline!]));
   const scheduler = new Scheduler((name) => {
-    const p = byName.get(name)!;
+    const p = byName.get(name);
+    if (!p) return; // its file was removed a moment ago
     log.info('schedule.due', { pipeline: name });
     manager.trigger(p, 'schedule').catch((e) => log.error('schedule.error', { pipeline: name, error: (e as Error).message }));
   });
@@ -113,6 +115,29 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
     // A schedule paused from the API stays paused after a restart.
     if (pauses.isPaused(p)) scheduler.setPaused(p.name, true);
   }
+  // Pipeline files added, edited or removed while serving are picked up without a restart.
+  const watcher = await watchPipelineFolder(dir, () => {
+    try {
+      const { added, changed, removed } = reloadCatalog(dir, entries, { stateDir: opts.stateDir, env });
+      for (const e of [...changed, ...removed]) {
+        scheduler.remove(e.name);
+        byName.delete(e.name);
+      }
+      for (const e of [...added, ...changed]) {
+        if (e.pipeline) {
+          byName.set(e.name, e.pipeline);
+          scheduler.add(e.pipeline);
+          if (pauses.isPaused(e.pipeline)) scheduler.setPaused(e.name, true);
+        }
+        const kind = added.includes(e) ? 'added' : 'changed';
+        if (e.pipeline) log.info(`pipeline.${kind}`, { pipeline: e.name, file: e.file, schedule: e.pipeline.spec.schedule, every_ms: e.pipeline.spec.every });
+        else log.error('pipeline.invalid', { pipeline: e.name, file: e.file, error: e.error });
+      }
+      for (const e of removed) log.info('pipeline.removed', { pipeline: e.name, file: e.file });
+    } catch (e) {
+      log.error('pipelines.reload', { error: (e as Error).message });
+    }
+  });
   log.info('server.listening', { url: baseUrl, pipelines: entries.length, invalid: entries.filter((e) => !e.pipeline).length, token: !!token });
 
   let stopping: Promise<void> | undefined;
@@ -120,6 +145,7 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
     (stopping ??= (async () => {
       log.info('server.stopping', { grace_ms: opts.graceMs ?? 30_000 });
       scheduler.stop();
+      await watcher.close();
       await manager.stop(opts.graceMs ?? 30_000);
       // A run whose cancellation did not finish in time is still 'running' in history: say why it ended.
       for (const dir of new Set([...byName.values()].map((p) => p.stateDir))) {

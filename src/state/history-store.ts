@@ -75,8 +75,9 @@ export class HistoryStore {
         // The holder died: its run record stays 'running' forever unless we close it here.
         if (held.run_id) {
           this.db
-            .prepare(`UPDATE runs SET status = 'failed', error = 'the process running it died (pid ' || ? || ')', finished_at = ? WHERE id = ? AND status = 'running'`)
-            .run(held.pid, new Date().toISOString(), held.run_id);
+            // The message is built here: SQLite's || would print a pid bound as a JS number as `3119.0`.
+            .prepare(`UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ? AND status = 'running'`)
+            .run(`the process running it died (pid ${Math.trunc(held.pid)})`, new Date().toISOString(), held.run_id);
         }
         this.db.prepare('DELETE FROM locks WHERE pipeline = ?').run(pipeline);
       }

@@ -87,11 +87,11 @@ describe('SIGKILL during the first run (a full sync straight into the empty targ
     expect(n).toBe(point === 'snapshot' ? ROWS : 0);
   });
 
-  it('the next run (still a full sync: no snapshot was saved) converges', async () => {
+  it('the next run finishes the dead run from the delivery ledger: its snapshot is saved, nothing is sent again', async () => {
     const r = await runToEnd(s);
-    expect(r).toMatchObject({ status: 'success', syncKind: 'full' });
-    // The rows were already there: sent again, changing nothing.
-    expect(r.counts).toMatchObject({ sent: ROWS, inserted: 0, updated: 0, deleted: 0 });
+    expect(r).toMatchObject({ status: 'success', syncKind: 'incremental' });
+    expect(r.counts).toMatchObject({ sent: 0, inserted: 0, updated: 0, deleted: 0 });
+    expect((r as unknown as { stages: { stage: string }[] }).stages.some((x) => /^reconciled: run \d+ had delivered/.test(x.stage))).toBe(true);
     await expectConverged(s);
     expectDeadRunsClosed(s);
   });
@@ -132,12 +132,12 @@ describe.each(['upsert', 'mirror'] as const)('%s: SIGKILL at each point of an in
     const r = await runToEnd(s);
     expect(r).toMatchObject({ status: 'success', syncKind: 'incremental' });
     const delta = { added: 1000, changed: Number(changed), removed: mode === 'mirror' ? Number(removed) : 0 };
-    expect(r.counts).toMatchObject({ ...delta, sent: delta.added + delta.changed });
     if (point === 'snapshot') {
-      // The delta is sent again (the snapshot never learnt of it) and changes nothing.
-      expect(r.counts).toMatchObject({ inserted: 0, updated: 0, deleted: 0 });
+      // The delivery ledger says the dead run's merge committed: its snapshot is saved from
+      // the pending delta, and nothing is sent again.
+      expect(r.counts).toMatchObject({ added: 0, changed: 0, removed: 0, sent: 0, inserted: 0, updated: 0, deleted: 0 });
     } else {
-      expect(r.counts).toMatchObject({ inserted: delta.added, updated: delta.changed, deleted: delta.removed });
+      expect(r.counts).toMatchObject({ ...delta, sent: delta.added + delta.changed, inserted: delta.added, updated: delta.changed, deleted: delta.removed });
     }
     await expectConverged(s);
     expectDeadRunsClosed(s);
@@ -188,28 +188,16 @@ describe('plain insert mode, killed between COMMIT and the snapshot', () => {
     await s?.f.close();
   });
 
-  it('the re-sent rows collide with themselves: the next run fails naming the key; one insert_new run recovers', async () => {
+  it('the next run finishes the dead run from the delivery ledger instead of re-sending (which insert would refuse)', async () => {
     s = await newScenario('crash_insert', 'insert');
     await s.f.warehouseSql(`DELETE FROM items WHERE id > 2000`);
     await runToEnd(s);
     await s.f.warehouseSql(`INSERT INTO items SELECT i, 'late ' || i, 1 FROM range(${ROWS + 1}, ${ROWS + 11}) t(i)`);
     await killAt(s, 'snapshot');
     expect(await s.f.query(`SELECT count(*)::int AS n FROM "${s.f.table}"`)).toEqual([{ n: 2010 }]);
-
-    // The snapshot never learnt of the 10 rows, so they are sent again, and insert refuses duplicates.
-    const again = await runCli(['run', s.file]);
-    expect(again.code).toBe(1);
-    expect(again.stderr).toContain(`Key (id)=(${ROWS + 1}) already exists`);
+    const again = await runToEnd(s);
+    expect(again).toMatchObject({ status: 'success', counts: { sent: 0, added: 0 } });
     expect(await s.f.query(`SELECT count(*)::int AS n FROM "${s.f.table}"`)).toEqual([{ n: 2010 }]);
-
-    // The documented way out: one run in insert_new mode skips what is there and saves the snapshot.
-    const p = loadPipeline(s.f.pipelineFile({ mode: 'insert_new' }));
-    const { runPipeline } = await import('../../src/engine/run-pipeline.js');
-    const recovered = await runPipeline(p);
-    expect(recovered).toMatchObject({ status: 'success', syncKind: 'incremental', counts: { sent: 10, inserted: 0, unchanged: 2010 } });
-    s.file = s.f.pipelineFile({ mode: 'insert' });
-    const quiet = await runToEnd(s);
-    expect(quiet).toMatchObject({ status: 'success', counts: { sent: 0 } });
     await expectConverged(s);
   });
 });

@@ -106,3 +106,11 @@ export async function sameRows(f: Fixture, columns = ['id', 'name', 'v']): Promi
   );
   return { model: { n: Number(model.n), h: model.h }, target: { n: target.n, h: target.h } };
 }
+
+/** A fixture whose model is `items(id, 'n' || id)` for ids 1..rows, and an empty target `(id integer PRIMARY KEY, name text)`. */
+export async function openNamesFixture(prefix: string, rows = 10): Promise<Fixture> {
+  const f = await openFixture(prefix);
+  await f.warehouseSql(`CREATE TABLE items AS SELECT i::INTEGER AS id, 'n' || i AS name FROM range(1, ${rows + 1}) t(i)`);
+  await f.query(`CREATE TABLE "${f.table}" (id integer PRIMARY KEY, name text)`);
+  return f;
+}

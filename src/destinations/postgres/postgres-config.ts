@@ -8,8 +8,12 @@ const common = {
   create_table: z.boolean().default(true),
 };
 
+/** Where outflow keeps its delivery ledger (`_outflow_deliveries`); the target table's schema when unset. */
+const ledgerSchema = z.string().min(1).optional();
+
 export const postgresDestinationConfig = z.strictObject({
   type: z.literal('postgres'),
+  ledger_schema: ledgerSchema,
   /** postgres://user:password@host:port/db — put the password in ${ENV}, never in the file. */
   url: z.string().min(1),
   ssl: sslConfig.optional(),
@@ -21,6 +25,7 @@ export const pgliteDestinationConfig = z.strictObject({
   type: z.literal('pglite'),
   /** Data directory; relative paths are resolved from the pipeline file's folder. */
   path: z.string().min(1),
+  ledger_schema: ledgerSchema,
   ...common,
 });
 

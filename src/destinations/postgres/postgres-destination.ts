@@ -7,6 +7,8 @@ import type {
   DestinationCapabilities,
   MergePlan,
   MergeResult,
+  DeliveryIdentity,
+  DeliveryRecord,
   PlannedChanges,
   RejectedRow,
   RowStream,
@@ -35,7 +37,12 @@ export interface PostgresDestinationOptions {
   label: string;
   /** Dry runs stage into session-local TEMP tables and never touch the target. */
   isDryRun?: boolean;
+  /** Schema of outflow's delivery ledger table; the target's schema when unset. */
+  ledgerSchema?: string;
 }
+
+/** outflow's delivery ledger: one row per pipeline, the last delivery that committed (see Destination.delivered). */
+const LEDGER_TABLE = '_outflow_deliveries';
 
 /** Identifier length limit of Postgres (NAMEDATALEN - 1). */
 const MAX_IDENT = 63;
@@ -48,7 +55,7 @@ export async function openPostgresDestination(config: PostgresDestinationConfig 
       config.type === 'pglite'
         ? await connectEmbedded(resolve(ctx.baseDir, config.path))
         : await connectServer(config, { connectTimeoutMs: ctx.timeouts.connect, statementTimeoutMs: ctx.timeouts.statement, label, baseDir: ctx.baseDir });
-    return new PostgresDestination(session, { table: config.table, pipelineName: ctx.pipelineName, label, isDryRun: ctx.isDryRun });
+    return new PostgresDestination(session, { table: config.table, pipelineName: ctx.pipelineName, label, isDryRun: ctx.isDryRun, ledgerSchema: config.ledger_schema });
   } catch (e) {
     throw wrapPgError(`${label}: cannot connect`, e);
   }
@@ -128,9 +135,9 @@ export class PostgresDestination implements BulkDestination {
     );
   }
 
-  async stage(columns: Column[], rows: RowStream, opts: { mayLoadDirectly: boolean }): Promise<StageResult> {
+  async stage(columns: Column[], rows: RowStream, opts: { mayLoadDirectly: boolean; delivery?: DeliveryIdentity }): Promise<StageResult> {
     const cols = columns.map((c) => this.q(c.name));
-    if (opts.mayLoadDirectly && !this.opts.isDryRun && (await this.loadIntoEmptyTarget(cols, rows))) {
+    if (opts.mayLoadDirectly && !this.opts.isDryRun && (await this.loadIntoEmptyTarget(cols, rows, opts.delivery))) {
       return { staged: 0, rejected: [], loadedDirectly: true };
     }
     const staging = this.helperTable('stage');
@@ -169,8 +176,9 @@ export class PostgresDestination implements BulkDestination {
    * transaction that first locks the table against writers and checks it is empty. Any
    * failure rolls back to the empty table, and the caller falls back to the staging path.
    */
-  private async loadIntoEmptyTarget(cols: string[], rows: RowStream): Promise<boolean> {
+  private async loadIntoEmptyTarget(cols: string[], rows: RowStream, delivery?: DeliveryIdentity): Promise<boolean> {
     const t = qualified(this.session, await this.tableName());
+    if (delivery) await this.ensureLedger();
     await this.session.query('BEGIN');
     try {
       await this.session.query(`LOCK TABLE ${t} IN SHARE ROW EXCLUSIVE MODE`);
@@ -180,6 +188,7 @@ export class PostgresDestination implements BulkDestination {
         return false;
       }
       await this.session.copyFrom(`COPY ${t} (${cols.join(', ')}) FROM STDIN`, rows.all(false));
+      if (delivery) await this.recordDelivery(delivery, { rows: [], deletes: [] });
       await this.session.query('COMMIT');
       return true;
     } catch (e) {
@@ -230,6 +239,7 @@ export class PostgresDestination implements BulkDestination {
       `SELECT min(${RN})::text AS lo, max(${RN})::text AS hi, count(*)::text AS n FROM ${s.staging}`,
     );
     const staged = Number(range.rows[0].n);
+    if (plan.delivery) await this.ensureLedger();
     await this.session.query('BEGIN');
     try {
       const deletes = plan.mode === 'replace' ? 'all' : plan.deletes;
@@ -239,6 +249,10 @@ export class PostgresDestination implements BulkDestination {
           // Deletes by key can be refused one by one (a foreign key still points at the row).
           result.rejectedDeletes = [];
           await this.deleteIsolating(s, 1, Number.MAX_SAFE_INTEGER, result);
+        } else if (deletes === 'absent') {
+          // A full mirror sync: the rows to delete are numbered first, so a refused delete is
+          // isolated like on the incremental path instead of failing the run.
+          await this.deleteAbsentIsolating(s, plan.keys, result);
         } else {
           const del = await this.session.query(`DELETE FROM ${s.target} AS t WHERE ${deleteWhere(deletes, s)}`);
           result.deleted = del.rowCount;
@@ -246,6 +260,9 @@ export class PostgresDestination implements BulkDestination {
       }
       if (staged > 0) {
         await this.mergeIsolating(plan, mergeStatement(plan.mode, s), Number(range.rows[0].lo), Number(range.rows[0].hi), result);
+      }
+      if (plan.delivery) {
+        await this.recordDelivery(plan.delivery, { rows: result.rejected.map((r) => r.rn), deletes: (result.rejectedDeletes ?? []).map((r) => r.rn) });
       }
       await pauseForTests('merge-commit'); // crash tests: the merge done but not committed
       await this.session.query('COMMIT');
@@ -258,6 +275,42 @@ export class PostgresDestination implements BulkDestination {
     return result;
   }
 
+  private async ledgerName(): Promise<string> {
+    return `${this.q(this.opts.ledgerSchema ?? (await this.tableName()).schema)}.${this.q(LEDGER_TABLE)}`;
+  }
+
+  /** Creates the ledger when it is missing (before the transaction, so the merge's own locks stay few). */
+  private async ensureLedger(): Promise<void> {
+    const ledger = await this.ledgerName();
+    if (this.opts.ledgerSchema) await this.session.query(`CREATE SCHEMA IF NOT EXISTS ${this.q(this.opts.ledgerSchema)}`);
+    await this.session.query(
+      `CREATE TABLE IF NOT EXISTS ${ledger} (pipeline text PRIMARY KEY, run_id bigint NOT NULL, snapshot_version bigint NOT NULL, refused text NOT NULL, committed_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    // A ledger created before snapshot versions were recorded gains the column.
+    await this.session.query(`ALTER TABLE ${ledger} ADD COLUMN IF NOT EXISTS snapshot_version bigint NOT NULL DEFAULT 0`);
+  }
+
+  /** The ledger row of this delivery, inside the transaction that writes its rows: both commit or neither. */
+  private async recordDelivery(d: DeliveryIdentity, refused: DeliveryRecord['refused']): Promise<void> {
+    await this.session.query(
+      `INSERT INTO ${await this.ledgerName()} (pipeline, run_id, snapshot_version, refused, committed_at) VALUES ($1, $2, $3, $4, now())
+       ON CONFLICT (pipeline) DO UPDATE SET run_id = EXCLUDED.run_id, snapshot_version = EXCLUDED.snapshot_version, refused = EXCLUDED.refused, committed_at = EXCLUDED.committed_at`,
+      [d.pipeline, d.runId, d.snapshotVersion, JSON.stringify(refused)],
+    );
+  }
+
+  async delivered(pipeline: string, runId: number): Promise<DeliveryRecord | undefined> {
+    const ledger = await this.ledgerName();
+    const exists = await this.session.query<{ e: boolean }>('SELECT to_regclass($1) IS NOT NULL AS e', [ledger]);
+    if (!exists.rows[0].e) return undefined;
+    const r = await this.session.query<{ run_id: string; snapshot_version: string; refused: string; committed_at: string }>(
+      `SELECT run_id::text AS run_id, snapshot_version::text AS snapshot_version, refused, committed_at::text AS committed_at FROM ${ledger} WHERE pipeline = $1 AND run_id = $2`,
+      [pipeline, runId],
+    );
+    const row = r.rows[0];
+    return row ? { runId: Number(row.run_id), snapshotVersion: Number(row.snapshot_version), committedAt: row.committed_at, refused: JSON.parse(row.refused) } : undefined;
+  }
+
   private async guardDeletes(s: MergeSql, plan: MergePlan, kind: 'keys' | 'absent'): Promise<void> {
     if (plan.maxDeleteRatio === undefined) return;
     const total = Number((await this.session.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${s.target}`)).rows[0].n);
@@ -266,6 +319,31 @@ export class PostgresDestination implements BulkDestination {
       (await this.session.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${s.target} AS t WHERE ${deleteWhere(kind, s)}`)).rows[0].n,
     );
     guardMassDelete({ label: this.label, mode: plan.mode, doomed, total, maxDeleteRatio: plan.maxDeleteRatio });
+  }
+
+  /**
+   * Deletes the target rows absent from staging and key table through a numbered list of
+   * them (a TEMP table dropped at COMMIT), isolating refused deletes. The engine never
+   * numbered these rows, so a refused one carries its key (as the target prints it).
+   */
+  private async deleteAbsentIsolating(s: MergeSql, keyNames: string[], result: MergeResult): Promise<void> {
+    const doomed = this.q('_outflow_doomed');
+    await this.session.query(`DROP TABLE IF EXISTS ${doomed}`);
+    await this.session.query(
+      `CREATE TEMP TABLE ${doomed} ON COMMIT DROP AS SELECT row_number() OVER () AS ${RN}, ${s.keys.map((k) => `t.${k}`).join(', ')} FROM ${s.target} AS t WHERE ${deleteWhere('absent', s)}`,
+    );
+    result.rejectedDeletes = [];
+    await this.deleteIsolating({ ...s, keyTable: doomed }, 1, Number.MAX_SAFE_INTEGER, result);
+    if (result.rejectedDeletes.length === 0) return;
+    const keys = await this.session.query<Record<string, string>>(
+      `SELECT ${RN}::text AS rn, ${s.keys.map((k) => `${k}::text`).join(', ')} FROM ${doomed} WHERE ${RN} = ANY($1::bigint[])`,
+      [result.rejectedDeletes.map((r) => r.rn)],
+    );
+    const byRn = new Map(keys.rows.map((row) => [Number(row.rn), row]));
+    for (const r of result.rejectedDeletes) {
+      const row = byRn.get(r.rn);
+      if (row) r.key = Object.fromEntries(keyNames.map((name, i) => [name, Object.values(row)[i + 1]]));
+    }
   }
 
   /** Deletes the keys in a range of the key table; refused deletes are isolated like merge rows. */
