@@ -7,6 +7,7 @@
  * faults (503 on page N, 403 accessDenied…) can be injected.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { readBody } from './read-body.js';
 import type { AddressInfo } from 'node:net';
 import {
   decodePageToken,
@@ -347,13 +348,4 @@ function unknownQuery(sql: string): Reply {
     status: 400,
     body: errorEnvelope(400, 'invalidQuery', `fake BigQuery has no canned result for this SQL (it does not run GoogleSQL): ${sql}`),
   };
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }

@@ -21,6 +21,9 @@
  * Every request and every connection is logged for the tests to assert on.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { readBody } from './read-body.js';
+// Google APIs share one JSON error envelope.
+import { errorEnvelope } from './bigquery-fake-wire.js';
 import { createPublicKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
@@ -297,28 +300,28 @@ export class CloudSqlFake {
     }
     entry.body = text ? JSON.parse(text) : undefined;
     const m = /^\/sql\/v1beta4\/projects\/([^/]+)\/instances\/([^/:]+)(\/connectSettings|:generateEphemeralCert)$/.exec(url.pathname);
-    if (!m) return reply(404, envelope(404, 'notFound', `fake Cloud SQL Admin API does not serve ${req.method} ${url.pathname}`));
+    if (!m) return reply(404, errorEnvelope(404, 'notFound', `fake Cloud SQL Admin API does not serve ${req.method} ${url.pathname}`));
     const [, project, instanceId, op] = m;
     entry.kind = op === '/connectSettings' ? 'connectSettings' : 'generateEphemeralCert';
     const bearer = /^Bearer (.+)$/.exec(entry.authorization ?? '')?.[1];
     if (!bearer || !this.tokens.has(bearer)) {
-      return reply(401, envelope(401, 'authError', 'Request had invalid authentication credentials. Expected OAuth 2 access token.'));
+      return reply(401, errorEnvelope(401, 'authError', 'Request had invalid authentication credentials. Expected OAuth 2 access token.'));
     }
     if (this.refusal) {
       const r = this.refusal;
-      return reply(r.status, { error: { ...envelope(r.status, r.reason, r.message).error, ...(r.details ? { details: r.details } : {}) } });
+      return reply(r.status, { error: { ...errorEnvelope(r.status, r.reason, r.message).error, ...(r.details ? { details: r.details } : {}) } });
     }
     const instance = [...this.instances.values()].find((i) => {
       const [p, , n] = splitName(i.name);
       return p === decodeURIComponent(project) && n === instanceId;
     });
     entry.instance = instance?.name ?? `${decodeURIComponent(project)}:?:${instanceId}`;
-    if (!instance) return reply(404, envelope(404, 'instanceDoesNotExist', 'The Cloud SQL instance does not exist.'));
+    if (!instance) return reply(404, errorEnvelope(404, 'instanceDoesNotExist', 'The Cloud SQL instance does not exist.'));
     if (entry.kind === 'connectSettings') return reply(200, this.connectSettings(instance));
     const body = entry.body as { public_key?: string; access_token?: string };
-    if (!body?.public_key) return reply(400, envelope(400, 'invalid', 'Missing public_key.'));
+    if (!body?.public_key) return reply(400, errorEnvelope(400, 'invalid', 'Missing public_key.'));
     if (body.access_token !== undefined && !this.tokens.has(body.access_token)) {
-      return reply(400, envelope(400, 'invalid', 'Invalid access_token.'));
+      return reply(400, errorEnvelope(400, 'invalid', 'Invalid access_token.'));
     }
     const publicKey = normalizeKey(body.public_key);
     if (body.access_token) this.iamKeys.add(publicKey);
@@ -358,12 +361,6 @@ export class CloudSqlFake {
 /** The public key as SPKI PEM with normalized line breaks, for comparing. */
 export function normalizeKey(pem: string): string {
   return createPublicKey(pem).export({ type: 'spki', format: 'pem' }).toString().trim();
-}
-
-/** Google's JSON error envelope. */
-export function envelope(code: number, reason: string, message: string): { error: Record<string, unknown> } {
-  const status = { 400: 'INVALID_ARGUMENT', 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND' }[code] ?? 'UNKNOWN';
-  return { error: { code, message, errors: [{ message, domain: 'global', reason }], status } };
 }
 
 function splitName(name: string): [project: string, region: string, instance: string] {
@@ -457,13 +454,4 @@ class ByteReader {
     this.socket.pause();
     return this.buffered;
   }
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
