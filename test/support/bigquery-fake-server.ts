@@ -32,6 +32,11 @@ export interface CannedQuery {
   incompletePolls?: number;
   /** jobs.query itself answers with the finished first page (a fast query); default false. */
   completeOnInsert?: boolean;
+  /**
+   * The dry run fails the way BigQuery answers some invalid queries: HTTP 200 and a job
+   * whose status.errorResult holds the reason (seen in recorded real responses).
+   */
+  dryRunError?: { reason: string; message: string; location?: string };
 }
 
 export type RequestKind =
@@ -301,6 +306,19 @@ export class BigqueryFakeServer {
     }
     const canned = this.queries.get(sql);
     if (!canned) return unknownQuery(sql);
+    if (canned.dryRunError) {
+      return {
+        status: 200,
+        body: {
+          kind: 'bigquery#job',
+          etag: 'fake-etag',
+          jobReference: { projectId: project, location: body.jobReference?.location ?? 'US' },
+          configuration: { query: body.configuration.query, dryRun: true, jobType: 'QUERY' },
+          status: { state: 'DONE', errorResult: canned.dryRunError, errors: [canned.dryRunError] },
+          statistics: { creationTime: String(Date.now()), totalBytesProcessed: '0', query: { totalBytesProcessed: '0' } },
+        },
+      };
+    }
     return {
       status: 200,
       body: {
