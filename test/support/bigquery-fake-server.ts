@@ -306,19 +306,7 @@ export class BigqueryFakeServer {
     }
     const canned = this.queries.get(sql);
     if (!canned) return unknownQuery(sql);
-    if (canned.dryRunError) {
-      return {
-        status: 200,
-        body: {
-          kind: 'bigquery#job',
-          etag: 'fake-etag',
-          jobReference: { projectId: project, location: body.jobReference?.location ?? 'US' },
-          configuration: { query: body.configuration.query, dryRun: true, jobType: 'QUERY' },
-          status: { state: 'DONE', errorResult: canned.dryRunError, errors: [canned.dryRunError] },
-          statistics: { creationTime: String(Date.now()), totalBytesProcessed: '0', query: { totalBytesProcessed: '0' } },
-        },
-      };
-    }
+    const error = canned.dryRunError;
     return {
       status: 200,
       body: {
@@ -326,11 +314,13 @@ export class BigqueryFakeServer {
         etag: 'fake-etag',
         jobReference: { projectId: project, location: body.jobReference?.location ?? 'US' },
         configuration: { query: body.configuration.query, dryRun: true, jobType: 'QUERY' },
-        status: { state: 'DONE' },
+        status: error ? { state: 'DONE', errorResult: error, errors: [error] } : { state: 'DONE' },
         statistics: {
           creationTime: String(Date.now()),
           totalBytesProcessed: '0',
-          query: { totalBytesProcessed: '0', totalBytesBilled: '0', cacheHit: false, statementType: 'SELECT', schema: { fields: canned.fields } },
+          query: error
+            ? { totalBytesProcessed: '0' }
+            : { totalBytesProcessed: '0', totalBytesBilled: '0', cacheHit: false, statementType: 'SELECT', schema: { fields: canned.fields } },
         },
       },
     };
