@@ -72,6 +72,8 @@ export interface InstanceConnection {
   login?: 'iam' | 'password';
   /** Whether a password message was received (never the password itself). */
   isPasswordSent?: boolean;
+  /** Postgres only: the SQL text of each Query and Parse message the client sent. */
+  statements: string[];
 }
 
 interface Instance extends FakeInstanceOptions {
@@ -221,19 +223,22 @@ export class CloudSqlFake {
       isClientCertTrusted: socket.authorized && !!peer?.checkIssued(new X509Certificate(this.caCertPem)),
       clientCertIssuer: peer?.issuer ?? '',
       clientPublicKey,
+      statements: [],
     };
     this.connections.push(conn);
     const upstreamAt = instance.upstream ?? (instance.engine === 'postgres' ? { host: '127.0.0.1', port: 5432 } : { host: '127.0.0.1', port: 3306 });
-    let firstBytes = Buffer.alloc(0);
+    let login: { startup: Buffer; rest: Buffer } | undefined;
     if (instance.engine === 'postgres') {
-      const login = await this.postgresLogin(instance, socket, conn).catch(() => undefined);
+      login = await this.postgresLogin(instance, socket, conn).catch(() => undefined);
       if (!login) return;
-      firstBytes = login;
     }
     const upstream: Socket = netConnect(upstreamAt.port, upstreamAt.host);
     upstream.on('error', () => socket.destroy());
     socket.on('close', () => upstream.destroy());
-    if (firstBytes.length) upstream.write(firstBytes);
+    if (login) {
+      upstream.write(Buffer.concat([login.startup, login.rest]));
+      tapStatements(socket, login.rest, conn.statements);
+    }
     socket.pipe(upstream);
     upstream.pipe(socket);
   }
@@ -243,7 +248,7 @@ export class CloudSqlFake {
    * certificate was issued with an access token, else by password. Returns the bytes to
    * replay to the real Postgres (which trusts local connections), or undefined if refused.
    */
-  private async postgresLogin(instance: Instance, socket: TLSSocket, conn: InstanceConnection): Promise<Buffer | undefined> {
+  private async postgresLogin(instance: Instance, socket: TLSSocket, conn: InstanceConnection): Promise<{ startup: Buffer; rest: Buffer } | undefined> {
     const reader = new ByteReader(socket);
     const len = (await reader.read(4)).readInt32BE(0);
     const startupBody = await reader.read(len - 4);
@@ -273,7 +278,7 @@ export class CloudSqlFake {
         return refuse('28P01', `password authentication failed for user "${conn.user}"`);
       }
     }
-    return Buffer.concat([startup, reader.detach()]);
+    return { startup, rest: reader.detach() };
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -404,6 +409,31 @@ function signCertificate(opts: {
   cert.setExtensions(opts.isCa ? [{ name: 'basicConstraints', cA: true }, { name: 'keyUsage', keyCertSign: true, cRLSign: true }] : [{ name: 'basicConstraints', cA: false }]);
   cert.sign(opts.signer, forge.md.sha256.create());
   return cert;
+}
+
+/**
+ * Records the SQL of each Query ('Q') and Parse ('P') message on a Postgres client stream
+ * after the login; a second 'data' listener beside the pipe, so nothing is held back.
+ */
+function tapStatements(socket: Socket, first: Buffer, statements: string[]): void {
+  let pending = Buffer.alloc(0);
+  const take = (chunk: Buffer) => {
+    pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+    while (pending.length >= 5) {
+      const len = pending.readInt32BE(1);
+      if (pending.length < len + 1) break;
+      const type = String.fromCharCode(pending[0]);
+      const body = pending.subarray(5, len + 1);
+      if (type === 'Q') statements.push(body.subarray(0, body.indexOf(0)).toString('utf8'));
+      if (type === 'P') {
+        const afterName = body.indexOf(0) + 1;
+        statements.push(body.subarray(afterName, body.indexOf(0, afterName)).toString('utf8'));
+      }
+      pending = pending.subarray(len + 1);
+    }
+  };
+  take(first);
+  socket.on('data', take);
 }
 
 function int32(n: number): Buffer {
