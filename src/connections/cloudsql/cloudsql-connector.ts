@@ -63,9 +63,11 @@ export async function openCloudSql(target: CloudSqlTarget, opts: { timeoutMs?: n
     options: {
       stream: () => {
         const socket = clientOpts.stream();
+        let isEstablished = false;
+        socket.once('secureConnect', () => (isEstablished = true));
         // Added before the driver's own listener: the driver then reports (and classifies by
         // its code) an error whose message already names the instance and the likely cause.
-        socket.once('error', (e) => explainSocketError(e, cs));
+        socket.once('error', (e) => explainSocketError(e, cs, isEstablished));
         return socket;
       },
       user: target.user,

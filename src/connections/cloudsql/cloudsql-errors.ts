@@ -72,14 +72,16 @@ const SOCKET_CODES = /^(ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ECONNRES
 
 /**
  * Rewrites the message of a fault on the connector's TLS socket to the instance (port 3307)
- * so that it names the instance and the likely cause; the error's code stays, so each
+ * so that it names the instance and, before the connection is up, the likely cause; the error's code stays, so each
  * driver's fault classification (retry or not) is unchanged. Refused or silent usually
  * means the network: a private or PSC address is reachable only from inside the VPC.
  */
-export function explainSocketError(e: Error & { code?: string; address?: string; port?: number }, cs: CloudSqlConfig): void {
+export function explainSocketError(e: Error & { code?: string; address?: string; port?: number }, cs: CloudSqlConfig, isEstablished: boolean): void {
   const at = `cloudsql ${cs.instance}`;
   const where = e.address ? ` at ${e.address}:${e.port ?? 3307}` : '';
-  if (typeof e.code === 'string' && SOCKET_CODES.test(e.code)) {
+  if (isEstablished) {
+    e.message = `${at}: connection to the instance lost: ${redact(e.message)}`;
+  } else if (typeof e.code === 'string' && SOCKET_CODES.test(e.code)) {
     const hint =
       cs.ip_type === 'public'
         ? 'check that the instance is running and outbound TCP to port 3307 is allowed'
