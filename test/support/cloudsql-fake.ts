@@ -103,6 +103,8 @@ export class CloudSqlFake {
   private readonly iamKeys = new Set<string>();
   private readonly tokens = new Set<string>();
   private refusal: Refusal | undefined;
+  /** Open instance connections: close() ends them, or the listener would wait for idle pools. */
+  private readonly sockets = new Set<TLSSocket>();
   private readonly dir: string;
   /** GOOGLE_APPLICATION_CREDENTIALS for the connector. */
   readonly credentialsFile: string;
@@ -174,6 +176,7 @@ export class CloudSqlFake {
   }
 
   async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
     for (const i of this.instances.values()) {
       await new Promise<void>((resolve) => (i.listener ? i.listener.close(() => resolve()) : resolve()));
     }
@@ -216,6 +219,8 @@ export class CloudSqlFake {
 
   private async serve(instance: Instance, socket: TLSSocket): Promise<void> {
     socket.on('error', () => undefined);
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
     const peer = socket.getPeerX509Certificate();
     const clientPublicKey = peer ? normalizeKey(peer.publicKey.export({ type: 'spki', format: 'pem' }) as string) : '';
     const conn: InstanceConnection = {
