@@ -70,7 +70,7 @@ export function parsePipeline(text: string, file: string, opts: LoadOptions = {}
     const issue = parsed.error.issues[0];
     // Point at the offending key itself for unknown keys, else at the field's value.
     const nodePath = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path;
-    const node = doc.getIn(nodePath as (string | number)[], true) ?? doc.getIn(issue.path as (string | number)[], true);
+    const node = doc.getIn(nodePath as (string | number)[], true) ?? nearestNode(doc, issue.path as (string | number)[]);
     const line = isNode(node) && node.range ? lines.linePos(node.range[0]).line : undefined;
     throw new ConfigError(`${shown}${line ? `:${line}` : ''}: ${formatPath(issue.path)}: ${formatIssue(issue, valueAt(substituted, issue.path))}`);
   }
@@ -98,6 +98,15 @@ function checkCrossFields(spec: PipelineSpec, shown: string): void {
       `${shown}: incremental: a cursor reads only new rows, so it cannot tell which rows left the model; mode ${spec.mode} needs the whole model`,
     );
   }
+}
+
+/** The node at `path`, or for a missing field the mapping that lacks it (its line is where to add it). */
+function nearestNode(doc: ReturnType<typeof parseDocument>, path: (string | number)[]): unknown {
+  for (let n = path.length; n > 0; n--) {
+    const node = doc.getIn(path.slice(0, n), true);
+    if (node !== undefined) return node;
+  }
+  return undefined;
 }
 
 function decodeUtf8(bytes: Buffer, shown: string): string {

@@ -24,6 +24,8 @@ export interface WorkspaceOptions {
   /** Runs on the workspace connection before the model is loaded (attaching the snapshot, whose meta holds the cursor). */
   beforeLoad?: (connection: DuckDBConnection) => Promise<void>;
   onRows?: (n: number) => void;
+  /** The row count the source announced before reading, when it knows one. */
+  onTotal?: (rows: number) => void;
 }
 
 export async function openWorkspace(source: Source, model: Model, schema: Schema, opts: WorkspaceOptions): Promise<Workspace> {
@@ -46,7 +48,7 @@ export async function openWorkspace(source: Source, model: Model, schema: Schema
       connection,
       'outflow_model',
       schema,
-      source.read(model, schema, { batchSize: opts.batchSize, cursor: opts.cursor?.() }),
+      source.read(model, schema, { batchSize: opts.batchSize, cursor: opts.cursor?.(), onTotal: opts.onTotal }),
       opts.onRows,
     );
   } catch (e) {

@@ -484,11 +484,13 @@ async function prepareWorkspace(
   const fingerprint = snapshotFingerprint(p, plan);
   let meta: SnapshotMeta = { rows: 0, version: 0 };
   let extracted = 0;
+  let extractTotal: number | undefined;
   let fullReason: string | undefined;
   const ws = await openWorkspace(source, p.spec.model, schema, {
     stateDir: p.stateDir,
     batchSize: p.spec.batch_size,
-    onRows: (n) => opts.onProgress?.({ stage: 'extract', rows: (extracted += n) }),
+    onRows: (n) => opts.onProgress?.({ stage: 'extract', rows: (extracted += n), total: extractTotal }),
+    onTotal: (rows) => (extractTotal = rows),
     // The snapshot is read before the model is loaded, so that in cursor mode a source
     // that is not DuckDB is asked only for rows past the stored cursor.
     beforeLoad: async (connection) => {

@@ -10,6 +10,8 @@ export interface ReadOptions {
   /** Incremental cursor: only rows whose `column` is greater than `after` (text form). */
   cursor?: { column: string; after?: string };
   signal?: AbortSignal;
+  /** Called once, when the source learns how many rows the read will yield (BigQuery's totalRows); feeds the progress bar. */
+  onTotal?: (rows: number) => void;
 }
 
 /**

@@ -64,9 +64,11 @@ state:
     const pagesWhenLoaded: number[] = [];
     const pages = () => fake.requests('jobs.getQueryResults').filter((r) => r.status === 200 && r.page !== undefined).length - 1; // minus the jobComplete:false poll
     const heap: number[] = [];
+    const totals = new Set<number | undefined>();
     const r = await runPipeline(p, {
       onProgress: (e: ProgressEvent) => {
         if (e.stage === 'extract' && e.rows !== undefined) {
+          totals.add(e.total);
           pagesWhenLoaded.push(pages());
           heap.push(process.memoryUsage().heapUsed);
         }
@@ -77,6 +79,8 @@ state:
     expect(r.counts).toMatchObject({ read: ROW_COUNT, added: ROW_COUNT, inserted: ROW_COUNT });
     // Bounded: batch k is in the workspace when only page k has been fetched (never the whole result first).
     expect(pagesWhenLoaded).toEqual([1, 2, 3]);
+    // The extract progress carries BigQuery's totalRows from the first page, so the bar has an end.
+    expect([...totals]).toEqual([ROW_COUNT]);
 
     const log = fake.requests();
     expect(log.map((q) => q.kind)).toEqual([

@@ -346,6 +346,34 @@ describe('bigquery source on the local fake endpoint', () => {
     expect(fake.requests('tabledata.list')).toHaveLength(0);
   });
 
+  it('fails a dry run answered 200 with status.errorResult with BigQuery’s own message', async () => {
+    const sql = 'SELECT nme FROM states';
+    fake.addQuery(sql, {
+      fields: [],
+      rows: [],
+      dryRunError: { reason: 'invalidQuery', location: 'query', message: 'Unrecognized name: nme; Did you mean name? at [1:8]' },
+    });
+    const error = await source.describe({ query: sql }).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(ModelError);
+    expect((error as Error).message).toBe(
+      'bigquery source: describing the model query (dry run): Unrecognized name: nme; Did you mean name? at [1:8] (invalidQuery at query)',
+    );
+  });
+
+  it('announces totalRows before the first batch, for the progress bar', async () => {
+    fake.addTable(`${PROJECT}.${DATASET}.counted`, { fields: PAGING_FIELDS, rows: pagingWireRows(1, 1_234) });
+    for (const model of [{ table: 'counted' }, { query: PAGING_SQL }]) {
+      const events: string[] = [];
+      const schema = await source.describe(model);
+      for await (const batch of source.read(model, schema, { batchSize: 500, onTotal: (n) => events.push(`total ${n}`) })) {
+        events.push(`batch ${batch.rows.length}`);
+      }
+      const expectedTotal = 'table' in model ? 1_234 : ROW_COUNT;
+      expect(events[0]).toBe(`total ${expectedTotal}`);
+      expect(events.filter((e) => e.startsWith('total'))).toHaveLength(1);
+    }
+  });
+
   it('stops with CancelledError when the run is aborted', async () => {
     const schema = await source.describe({ query: PAGING_SQL });
     const controller = new AbortController();

@@ -32,7 +32,7 @@ async function readAll(batches: AsyncIterable<Batch>): Promise<Value[][][]> {
 
 beforeAll(async () => {
   admin = mysql.createConnection({ uri: URL, multipleStatements: true, charset: 'utf8mb4' });
-  source = MysqlSource.open(mysqlSourceConfig.parse({ type: 'mysql', url: URL }), process.cwd());
+  source = await MysqlSource.open(mysqlSourceConfig.parse({ type: 'mysql', url: URL }), process.cwd());
 });
 
 afterAll(async () => {

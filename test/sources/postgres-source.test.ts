@@ -16,7 +16,7 @@ let source: PostgresSource;
 beforeAll(async () => {
   admin = new pg.Pool({ connectionString: URL, max: 2 });
   await admin.query(`CREATE SCHEMA "${schema}"`);
-  source = PostgresSource.open(postgresSourceConfig.parse({ type: 'postgres', url: URL }), process.cwd());
+  source = await PostgresSource.open(postgresSourceConfig.parse({ type: 'postgres', url: URL }), process.cwd());
 });
 
 afterAll(async () => {
@@ -91,7 +91,7 @@ describe('postgres source', () => {
   });
 
   it('fills batches from several FETCHes when fetch_size is smaller', async () => {
-    const small = PostgresSource.open(postgresSourceConfig.parse({ type: 'postgres', url: URL, fetch_size: 1000 }), '.');
+    const small = await PostgresSource.open(postgresSourceConfig.parse({ type: 'postgres', url: URL, fetch_size: 1000 }), '.');
     try {
       const model = { query: `SELECT id FROM ${q('big')} WHERE id <= 4500` };
       const batches = await readAll(small.read(model, await small.describe(model), { batchSize: 2000 }));

@@ -7,6 +7,7 @@
  * faults (503 on page N, 403 accessDenied…) can be injected.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { readBody } from './read-body.js';
 import type { AddressInfo } from 'node:net';
 import {
   decodePageToken,
@@ -31,6 +32,11 @@ export interface CannedQuery {
   incompletePolls?: number;
   /** jobs.query itself answers with the finished first page (a fast query); default false. */
   completeOnInsert?: boolean;
+  /**
+   * The dry run fails the way BigQuery answers some invalid queries: HTTP 200 and a job
+   * whose status.errorResult holds the reason (seen in recorded real responses).
+   */
+  dryRunError?: { reason: string; message: string; location?: string };
 }
 
 export type RequestKind =
@@ -300,6 +306,7 @@ export class BigqueryFakeServer {
     }
     const canned = this.queries.get(sql);
     if (!canned) return unknownQuery(sql);
+    const error = canned.dryRunError;
     return {
       status: 200,
       body: {
@@ -307,11 +314,13 @@ export class BigqueryFakeServer {
         etag: 'fake-etag',
         jobReference: { projectId: project, location: body.jobReference?.location ?? 'US' },
         configuration: { query: body.configuration.query, dryRun: true, jobType: 'QUERY' },
-        status: { state: 'DONE' },
+        status: error ? { state: 'DONE', errorResult: error, errors: [error] } : { state: 'DONE' },
         statistics: {
           creationTime: String(Date.now()),
           totalBytesProcessed: '0',
-          query: { totalBytesProcessed: '0', totalBytesBilled: '0', cacheHit: false, statementType: 'SELECT', schema: { fields: canned.fields } },
+          query: error
+            ? { totalBytesProcessed: '0' }
+            : { totalBytesProcessed: '0', totalBytesBilled: '0', cacheHit: false, statementType: 'SELECT', schema: { fields: canned.fields } },
         },
       },
     };
@@ -347,13 +356,4 @@ function unknownQuery(sql: string): Reply {
     status: 400,
     body: errorEnvelope(400, 'invalidQuery', `fake BigQuery has no canned result for this SQL (it does not run GoogleSQL): ${sql}`),
   };
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }

@@ -10,6 +10,8 @@ import { tlsOptionsFor } from '../../connections/tls-options.js';
 import { OutflowError, TransientError } from '../../errors.js';
 import { describePgError } from './pg-errors.js';
 import { isTransientPgError, type PgErrorLike } from '../../connections/postgres-faults.js';
+import { cloudSqlTargetOf } from '../../connections/cloudsql/cloudsql-config.js';
+import { openCloudSql } from '../../connections/cloudsql/cloudsql-connector.js';
 
 /** COPY input: bytes, and optionally a way to hand them back once written (see EncodedChunk). */
 export type CopyChunk = Pick<EncodedChunk, 'bytes' | 'release'>;
@@ -58,8 +60,11 @@ export async function connectServer(config: PostgresDestinationConfig, opts: Ses
   const label = opts.label ?? 'postgres';
   const connectTimeoutMs = opts.connectTimeoutMs ?? 10_000;
   const ssl = tlsOptionsFor(config.ssl, opts.baseDir ?? process.cwd(), 'destination.ssl');
+  // A Cloud SQL instance: the connector hands pg a ready TLS socket in place of host and port.
+  const cloudTarget = cloudSqlTargetOf(config);
+  const cloud = cloudTarget ? await openCloudSql(cloudTarget, { timeoutMs: connectTimeoutMs }) : undefined;
   const client = new pg.Client({
-    connectionString: config.url,
+    ...(cloud ? cloud.options : { connectionString: config.url }),
     connectionTimeoutMillis: connectTimeoutMs,
     statement_timeout: opts.statementTimeoutMs,
     query_timeout: opts.statementTimeoutMs ? opts.statementTimeoutMs + CLIENT_GRACE_MS : undefined,
@@ -79,6 +84,7 @@ export async function connectServer(config: PostgresDestinationConfig, opts: Ses
     const timer = setTimeout(dropSocket, CLOSE_WAIT_MS);
     await client.end().catch(() => undefined);
     clearTimeout(timer);
+    cloud?.close();
   };
   const failure = (e: unknown) => {
     const err = sessionError(e, label, opts.statementTimeoutMs);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { BigQuery } from '@google-cloud/bigquery';
 import { CancelledError, ModelError } from '../../errors.js';
 import { callBigquery } from './bigquery-rest.js';
+import { redact } from '../../config/redact.js';
 import { formatTableRef, type QueryParameter, type TableRef } from './bigquery-model.js';
 import type { BigqueryField, BigqueryRow } from './bigquery-types.js';
 
@@ -9,6 +10,8 @@ import type { BigqueryField, BigqueryRow } from './bigquery-types.js';
 export interface ResultPage {
   fields: BigqueryField[];
   rows: BigqueryRow[];
+  /** The whole result's row count, as BigQuery reports it with each page (a string int64). */
+  totalRows?: number;
 }
 
 /** Timestamps as int64 microseconds, so no value passes through a double. */
@@ -57,7 +60,7 @@ export async function* tableDataPages(
       },
       `reading rows of table ${formatTableRef(ref)}`,
     );
-    yield { fields, rows: page.rows ?? [] };
+    yield { fields, rows: page.rows ?? [], totalRows: rowCount(page.totalRows) };
     pageToken = page.pageToken;
   } while (pageToken);
 }
@@ -92,7 +95,7 @@ interface QueryResponse {
 export async function* queryPages(client: BigQuery, spec: QuerySpec, pageSize: number, signal?: AbortSignal): AsyncGenerator<ResultPage> {
   const { job, first } = await runQuery(client, spec, pageSize, signal);
   const fields = first.schema?.fields ?? [];
-  yield { fields, rows: first.rows ?? [] };
+  yield { fields, rows: first.rows ?? [], totalRows: rowCount(first.totalRows) };
   let pageToken = first.pageToken;
   while (pageToken) {
     throwIfAborted(signal);
@@ -157,7 +160,14 @@ function getQueryResults(
   );
 }
 
+/** A job's status: a failed job still answers HTTP 200, with the failure in errorResult. */
+interface JobStatus {
+  state?: string;
+  errorResult?: { reason?: string; location?: string; message?: string };
+}
+
 interface DryRunJob {
+  status?: JobStatus;
   statistics?: { query?: { schema?: { fields?: BigqueryField[] } } };
 }
 
@@ -182,6 +192,12 @@ export async function dryRunSchema(client: BigQuery, spec: QuerySpec): Promise<B
     },
     'describing the model query (dry run)',
   );
+  const failure = job.status?.errorResult;
+  if (failure) {
+    // BigQuery's own words: "Unrecognized name: foo at [1:8]", "Not found: Table …".
+    const where = failure.location ? ` at ${failure.location}` : '';
+    throw new ModelError(redact(`bigquery source: describing the model query (dry run): ${failure.message ?? 'the job failed'}${failure.reason ? ` (${failure.reason}${where})` : ''}`));
+  }
   const fields = job.statistics?.query?.schema?.fields;
   if (!fields) throw new ModelError('bigquery source: the model query returns no result set (the dry run reported no schema)');
   return fields;
@@ -206,6 +222,11 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+function rowCount(totalRows: string | undefined): number | undefined {
+  const n = totalRows === undefined ? NaN : Number(totalRows);
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
 function enc(segment: string): string {

@@ -41,6 +41,7 @@ export class BigquerySource implements Source {
       if (!decode) {
         checkColumns(schema, page.fields);
         decode = rowDecoder(page.fields);
+        if (page.totalRows !== undefined) opts.onTotal?.(page.totalRows);
       }
       const rows = decode(page.rows);
       for (let i = 0; i < rows.length; i += batchSize) {

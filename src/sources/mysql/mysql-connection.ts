@@ -3,15 +3,20 @@ import { redact } from '../../config/redact.js';
 import { ConnectionError, ModelError, OutflowError, TransientError } from '../../errors.js';
 import { tlsOptionsFor } from '../../connections/tls-options.js';
 import type { MysqlSourceConfig } from './mysql-config.js';
+import { cloudSqlTargetOf } from '../../connections/cloudsql/cloudsql-config.js';
+import { openCloudSql } from '../../connections/cloudsql/cloudsql-connector.js';
 
 /**
  * A small pool whose connections hand over values without lossy conversion: BIGINT and
  * DECIMAL as strings, dates as the server's text, JSON as text.
  */
-export function createMysqlPool(config: MysqlSourceConfig, baseDir: string): mysql.Pool {
+export async function createMysqlPool(config: MysqlSourceConfig, baseDir: string): Promise<{ pool: mysql.Pool; close(): Promise<void> }> {
   const ssl = tlsOptionsFor(config.ssl, baseDir, 'source.ssl');
-  return mysql.createPool({
-    uri: config.url,
+  const cloudTarget = cloudSqlTargetOf(config);
+  const cloud = cloudTarget ? await openCloudSql(cloudTarget) : undefined;
+  const pool = mysql.createPool({
+    // A Cloud SQL instance: the connector hands mysql2 a ready TLS socket in place of host and port.
+    ...(cloud ? cloud.options : { uri: config.url }),
     connectionLimit: 2,
     supportBigNumbers: true,
     bigNumberStrings: true,
@@ -22,6 +27,13 @@ export function createMysqlPool(config: MysqlSourceConfig, baseDir: string): mys
     connectTimeout: 10_000,
     ...(ssl ? { ssl: ssl as mysql.SslOptions } : {}),
   });
+  return {
+    pool,
+    async close() {
+      await new Promise<void>((resolve) => pool.end(() => resolve()));
+      cloud?.close();
+    },
+  };
 }
 
 export function getConnection(pool: mysql.Pool): Promise<mysql.PoolConnection> {

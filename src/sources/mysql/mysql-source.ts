@@ -10,14 +10,15 @@ import { streamMysqlRows } from './mysql-stream.js';
 export class MysqlSource implements Source {
   readonly kind = 'mysql';
 
-  /** Takes its pool from outside; `isPoolOwned` says whether close() ends it. */
+  /** Takes its pool from outside; `closePool`, when given, ends it (and what came with it) on close(). */
   constructor(
     private readonly pool: mysql.Pool,
-    private readonly isPoolOwned = false,
+    private readonly closePool?: () => Promise<void>,
   ) {}
 
-  static open(config: MysqlSourceConfig, baseDir: string): MysqlSource {
-    return new MysqlSource(createMysqlPool(config, baseDir), true);
+  static async open(config: MysqlSourceConfig, baseDir: string): Promise<MysqlSource> {
+    const owned = await createMysqlPool(config, baseDir);
+    return new MysqlSource(owned.pool, owned.close);
   }
 
   async describe(model: Model): Promise<Schema> {
@@ -50,7 +51,6 @@ export class MysqlSource implements Source {
   }
 
   async close(): Promise<void> {
-    if (!this.isPoolOwned) return;
-    await new Promise<void>((resolve) => this.pool.end(() => resolve()));
+    await this.closePool?.();
   }
 }

@@ -4,12 +4,22 @@ import { ConnectionError, ModelError, OutflowError, TransientError } from '../..
 import type { PostgresSourceConfig } from './postgres-config.js';
 import { isPgConnectionSettingsError, isTransientPgError } from '../../connections/postgres-faults.js';
 import { tlsOptionsFor } from '../../connections/tls-options.js';
+import { cloudSqlTargetOf } from '../../connections/cloudsql/cloudsql-config.js';
+import { openCloudSql } from '../../connections/cloudsql/cloudsql-connector.js';
+
+/** A pool and what else to close with it (the Cloud SQL connector, when the source uses one). */
+export interface OwnedPgPool {
+  pool: pg.Pool;
+  close(): Promise<void>;
+}
 
 /** A small pool for one source: describe and one streaming read at a time need two clients at most. */
-export function createPgPool(config: PostgresSourceConfig, baseDir: string): pg.Pool {
+export async function createPgPool(config: PostgresSourceConfig, baseDir: string): Promise<OwnedPgPool> {
   const ssl = tlsOptionsFor(config.ssl, baseDir, 'source.ssl');
+  const cloudTarget = cloudSqlTargetOf(config);
+  const cloud = cloudTarget ? await openCloudSql(cloudTarget) : undefined;
   const pool = new pg.Pool({
-    connectionString: config.url,
+    ...(cloud ? cloud.options : { connectionString: config.url }),
     ...(ssl === undefined ? {} : { ssl }),
     max: 2,
     application_name: 'outflow',
@@ -18,7 +28,13 @@ export function createPgPool(config: PostgresSourceConfig, baseDir: string): pg.
   // An idle client dropped by the server would otherwise crash the process; the next
   // checkout fails instead and is reported by the read that needed it.
   pool.on('error', () => {});
-  return pool;
+  return {
+    pool,
+    async close() {
+      await pool.end();
+      cloud?.close();
+    },
+  };
 }
 
 

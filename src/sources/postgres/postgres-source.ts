@@ -9,8 +9,8 @@ import { streamPgCursor } from './postgres-cursor.js';
 export interface PostgresSourceOptions {
   /** Rows per FETCH; defaults to each read's batch size. */
   fetchSize?: number;
-  /** Whether close() ends the pool (true when the source created it). */
-  isPoolOwned?: boolean;
+  /** Ends the pool (and what came with it) on close(), when the source created it. */
+  closePool?: () => Promise<void>;
 }
 
 /**
@@ -26,8 +26,9 @@ export class PostgresSource implements Source {
     private readonly options: PostgresSourceOptions = {},
   ) {}
 
-  static open(config: PostgresSourceConfig, baseDir: string): PostgresSource {
-    return new PostgresSource(createPgPool(config, baseDir), { fetchSize: config.fetch_size, isPoolOwned: true });
+  static async open(config: PostgresSourceConfig, baseDir: string): Promise<PostgresSource> {
+    const owned = await createPgPool(config, baseDir);
+    return new PostgresSource(owned.pool, { fetchSize: config.fetch_size, closePool: owned.close });
   }
 
   async describe(model: Model): Promise<Schema> {
@@ -70,6 +71,6 @@ export class PostgresSource implements Source {
   }
 
   async close(): Promise<void> {
-    if (this.options.isPoolOwned) await this.pool.end();
+    await this.options.closePool?.();
   }
 }
