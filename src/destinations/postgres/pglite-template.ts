@@ -1,0 +1,58 @@
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * A new PGlite data folder normally runs initdb first: a second WebAssembly program that
+ * bootstraps the catalogs in single-user mode, copying the whole 128 MB heap between its
+ * steps. On the 2-core reference machine that is most of the demo's first-run time and its
+ * ~0.9 GB peak RSS, for 59 rows. A freshly initdb'd data folder is the same every time, so
+ * outflow ships one (assets/, made by `npm run pglite-template` for the installed PGlite) and
+ * a new data folder is unpacked from it instead. Only for the exact PGlite version it was
+ * made with: another version may have a different catalog layout, and runs initdb as before.
+ */
+const ASSETS = join(packageRoot(dirname(fileURLToPath(import.meta.url))), 'assets');
+
+/** The outflow package folder: the sources and the compiled files sit at different depths under it. */
+function packageRoot(from: string): string {
+  for (let dir = from; dir !== dirname(dir); dir = dirname(dir)) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'outflow') return dir;
+  }
+  return resolve(from, '../../..');
+}
+
+export function installedPgliteVersion(): string {
+  const require = createRequire(import.meta.url);
+  // The package's exports hide package.json; its main file sits in dist/ beside it.
+  const main = require.resolve('@electric-sql/pglite');
+  const pkg = JSON.parse(readFileSync(join(dirname(main), '..', 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function pgliteTemplateFile(version = installedPgliteVersion(), assetsDir = ASSETS): string {
+  return join(assetsDir, `pglite-${version}-datadir.tar.gz`);
+}
+
+/** PGlite options that start a data folder from the shipped template when the folder is new. */
+export function pgliteStartOptions(dataDir: string): { loadDataDir?: Blob } {
+  const isNew = !existsSync(join(dataDir, 'PG_VERSION')) && (!existsSync(dataDir) || readdirSync(dataDir).length === 0);
+  if (!isNew) return {};
+  const file = pgliteTemplateFile();
+  return existsSync(file) ? { loadDataDir: new Blob([readFileSync(file)]) } : {};
+}
+
+/** Runs initdb once in memory and writes the data folder as the template for this PGlite version. */
+export async function writePgliteTemplate(file = pgliteTemplateFile()): Promise<string> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const db = await PGlite.create('memory://');
+  try {
+    await db.query('CHECKPOINT');
+    const dump = await db.dumpDataDir('gzip');
+    writeFileSync(file, Buffer.from(await dump.arrayBuffer()));
+    return file;
+  } finally {
+    await db.close();
+  }
+}
