@@ -1,6 +1,6 @@
 import { loadPipeline } from '../config/load-pipeline.js';
 import { previewPipeline } from '../engine/run-pipeline.js';
-import { defineCommand, EXIT } from './command.js';
+import { defineCommand, EXIT, STATE_DIR_OPTION, stateDirOf } from './command.js';
 import { formatValue, table } from './format.js';
 
 export const previewCommand = defineCommand({
@@ -10,9 +10,10 @@ export const previewCommand = defineCommand({
   options: [
     { flags: '--full', description: 'preview a full resync' },
     { flags: '--rows <n>', description: 'sample rows per kind', defaultValue: '5' },
+    STATE_DIR_OPTION,
   ],
   async run([file], opts, reporter) {
-    const p = loadPipeline(file);
+    const p = loadPipeline(file, stateDirOf(opts));
     const pv = await previewPipeline(p, { full: !!opts.full, sampleSize: Number(opts.rows) });
     reporter.data(pv);
     reporter.line(`preview of ${pv.pipeline} (${pv.mode}, ${pv.syncKind}${pv.fullReason ? `: ${pv.fullReason}` : ''})`);

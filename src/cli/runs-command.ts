@@ -1,6 +1,6 @@
 import { loadPipeline } from '../config/load-pipeline.js';
 import { HistoryStore } from '../state/history-store.js';
-import { defineCommand, EXIT } from './command.js';
+import { defineCommand, EXIT, STATE_DIR_OPTION, stateDirOf } from './command.js';
 import { countsLine, duration, table } from './format.js';
 
 export const runsCommand = defineCommand({
@@ -11,10 +11,10 @@ export const runsCommand = defineCommand({
     { flags: '--limit <n>', description: 'how many runs', defaultValue: '20' },
     { flags: '--rejected', description: 'list the rejected rows of the latest run (or of --run)' },
     { flags: '--run <id>', description: 'the run to show rejected rows for' },
-    { flags: '--state-dir <dir>', description: 'where run history lives (default .outflow)' },
+    STATE_DIR_OPTION,
   ],
   async run([file], opts, reporter) {
-    const p = loadPipeline(file, { stateDir: opts.stateDir as string | undefined });
+    const p = loadPipeline(file, stateDirOf(opts));
     const history = HistoryStore.open(p.stateDir);
     try {
       if (opts.rejected) {

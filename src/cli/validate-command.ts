@@ -2,16 +2,16 @@ import { loadPipeline } from '../config/load-pipeline.js';
 import { describeAndPrepare } from '../engine/run-pipeline.js';
 import { openDestination, openSource } from '../engine/connect.js';
 import { formatType } from '../types/logical-type.js';
-import { defineCommand, EXIT } from './command.js';
+import { defineCommand, EXIT, STATE_DIR_OPTION, stateDirOf } from './command.js';
 import { table } from './format.js';
 
 export const validateCommand = defineCommand({
   name: 'validate',
   args: '<pipeline>',
   description: 'check the pipeline file, both connections, and that the model fits the destination table; writes nothing',
-  options: [],
-  async run([file], _opts, reporter) {
-    const p = loadPipeline(file);
+  options: [STATE_DIR_OPTION],
+  async run([file], opts, reporter) {
+    const p = loadPipeline(file, stateDirOf(opts));
     reporter.line(`${p.file}: config ok (pipeline ${p.name}, mode ${p.spec.mode})`);
     const source = await openSource(p);
     try {

@@ -1,10 +1,11 @@
+import { basename } from 'node:path';
 import { listValue } from '@duckdb/node-api';
 import type { Pipeline } from '../config/load-pipeline.js';
 import { isBulkDestination, type DeliveryIdentity, type Destination, type MergePlan, type PlannedChanges, type RejectedRow } from '../destinations/destination.js';
 import type { Source } from '../sources/source.js';
 import type { Column, Schema, Value } from '../types/logical-type.js';
 import { HistoryStore } from '../state/history-store.js';
-import { CancelledError, ConfigError, LockedError, TransientError } from '../errors.js';
+import { CancelledError, ConfigError, LockedError, ModelError, TransientError } from '../errors.js';
 import { redact } from '../config/redact.js';
 import { openDestination, openSource } from './connect.js';
 import { runActions, type ActionContext } from './actions.js';
@@ -372,7 +373,7 @@ export async function describeAndPrepare(
       `${p.file.split('/').pop()}: mode: destination ${dest.kind} does not offer mode ${p.spec.mode}; it offers ${modes.join(', ')}`,
     );
   }
-  const schema = await source.describe(p.spec.model);
+  const schema = await describeModel(p, source);
   const plan = planColumns(p, schema);
   // A destination with no table to describe (an API) has nothing to check or create.
   if (!dest.describe) return { plan, schema, targetExists: true, problems: [] };
@@ -387,6 +388,17 @@ export async function describeAndPrepare(
   const problems = checkTarget(p, plan, target, dest);
   if (problems.length && mayCreate) throw schemaMismatch(problems, dest.label);
   return { plan, schema, targetExists: true, problems };
+}
+
+/** The model's columns; a model the source rejects (bad SQL, no such table) is named with its file, source and model. */
+export async function describeModel(p: Pipeline, source: Source): Promise<Schema> {
+  try {
+    return await source.describe(p.spec.model);
+  } catch (e) {
+    if (!(e instanceof ModelError)) throw e;
+    const model = 'query' in p.spec.model ? 'model.query' : `model.table ${p.spec.model.table}`;
+    throw new ModelError(`${basename(p.file)}: ${model} (source ${p.spec.source.type}): ${e.message}`, { cause: e });
+  }
 }
 
 async function prepareWorkspace(p: Pipeline, source: Source, schema: Schema, plan: ColumnPlan, opts: RunOptions, c: Connected) {

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { packageRoot } from '../../package-info.js';
 
 /**
  * A new PGlite data folder normally runs initdb first: a second WebAssembly program that
@@ -12,17 +12,6 @@ import { fileURLToPath } from 'node:url';
  * a new data folder is unpacked from it instead. Only for the exact PGlite version it was
  * made with: another version may have a different catalog layout, and runs initdb as before.
  */
-const ASSETS = join(packageRoot(dirname(fileURLToPath(import.meta.url))), 'assets');
-
-/** The outflow package folder: the sources and the compiled files sit at different depths under it. */
-function packageRoot(from: string): string {
-  for (let dir = from; dir !== dirname(dir); dir = dirname(dir)) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'outflow') return dir;
-  }
-  return resolve(from, '../../..');
-}
-
 export function installedPgliteVersion(): string {
   const require = createRequire(import.meta.url);
   // The package's exports hide package.json; its main file sits in dist/ beside it.
@@ -31,7 +20,7 @@ export function installedPgliteVersion(): string {
   return pkg.version;
 }
 
-export function pgliteTemplateFile(version = installedPgliteVersion(), assetsDir = ASSETS): string {
+export function pgliteTemplateFile(version = installedPgliteVersion(), assetsDir = join(packageRoot(), 'assets')): string {
   return join(assetsDir, `pglite-${version}-datadir.tar.gz`);
 }
 
