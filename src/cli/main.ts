@@ -8,9 +8,12 @@ import { previewCommand } from './preview-command.js';
 import { runsCommand } from './runs-command.js';
 import { verifyCommand } from './verify-command.js';
 import { extraCommands } from './extra-commands.js';
+import { listCommand } from './list-command.js';
+import { initCommand } from './init-command.js';
+import { schemaCommand } from './schema-command.js';
 import { packageVersion } from '../package-info.js';
 
-const commands: CliCommand[] = [validateCommand, previewCommand, runCommand, runsCommand, verifyCommand, ...extraCommands];
+const commands: CliCommand[] = [validateCommand, previewCommand, runCommand, runsCommand, verifyCommand, listCommand, initCommand, schemaCommand, ...extraCommands];
 
 /** Builds the command line; `main` is the only place that calls process.exit. */
 export async function main(argv: string[]): Promise<number> {

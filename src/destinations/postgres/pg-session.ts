@@ -9,7 +9,7 @@ import { rowAlignedPieces } from '../row-aligned-pieces.js';
 import { tlsOptionsFor } from '../../connections/tls-options.js';
 import { OutflowError, TransientError } from '../../errors.js';
 import { describePgError } from './pg-errors.js';
-import { pgliteStartOptions } from './pglite-template.js';
+import { preparePgliteDataDir } from './pglite-template.js';
 import { isTransientPgError, type PgErrorLike } from '../../connections/postgres-faults.js';
 
 /** COPY input: bytes, and optionally a way to hand them back once written (see EncodedChunk). */
@@ -173,7 +173,7 @@ const PGLITE_COPY_BYTES = 8 * 1024 * 1024;
 
 export async function connectEmbedded(dataDir: string): Promise<PgSession> {
   const { PGlite } = await import('@electric-sql/pglite');
-  const db: PGlite = await PGlite.create(dataDir, pgliteStartOptions(dataDir));
+  const db: PGlite = await PGlite.create(dataDir, preparePgliteDataDir(dataDir));
   await db.query(`SET TimeZone = 'UTC'`);
   return {
     async query<T>(sql: string, params?: unknown[]) {

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { packageRoot } from '../../package-info.js';
@@ -24,9 +24,13 @@ export function pgliteTemplateFile(version = installedPgliteVersion(), assetsDir
   return join(assetsDir, `pglite-${version}-datadir.tar.gz`);
 }
 
-/** PGlite options that start a data folder from the shipped template when the folder is new. */
-export function pgliteStartOptions(dataDir: string): { loadDataDir?: Blob } {
-  const isNew = !existsSync(join(dataDir, 'PG_VERSION')) && (!existsSync(dataDir) || readdirSync(dataDir).length === 0);
+/**
+ * Makes the data folder (its parents too: PGlite creates only the last level) and returns the
+ * PGlite options that start it from the shipped template when it is new.
+ */
+export function preparePgliteDataDir(dataDir: string): { loadDataDir?: Blob } {
+  mkdirSync(dataDir, { recursive: true });
+  const isNew = readdirSync(dataDir).length === 0;
   if (!isNew) return {};
   const file = pgliteTemplateFile();
   return existsSync(file) ? { loadDataDir: new Blob([readFileSync(file)]) } : {};
