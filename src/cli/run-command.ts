@@ -53,7 +53,7 @@ export const runCommand = defineCommand({
 export function printRun(r: RunResult, reporter: Reporter): void {
   const { cause: _cause, ...data } = r;
   reporter.data(data);
-  reporter.line(`run ${r.runId} of ${r.pipeline}: ${r.status} in ${duration(r.durationMs)} (${r.mode}, ${r.syncKind}${r.fullReason ? `: ${r.fullReason}` : ''})`);
+  reporter.line(`run ${r.runNumber} of ${r.pipeline}: ${r.status} in ${duration(r.durationMs)} (${r.mode}, ${r.syncKind}${r.fullReason ? `: ${r.fullReason}` : ''})`);
   reporter.line(`  ${countsLine(r.counts)}`);
   if (r.rejected.length) {
     reporter.line(`  rejected rows (${r.counts.rejected}; they are retried next run):`);

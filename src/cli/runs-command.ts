@@ -18,14 +18,14 @@ export const runsCommand = defineCommand({
     const history = HistoryStore.open(p.stateDir);
     try {
       if (opts.rejected) {
-        const run = opts.run ? history.getRun(Number(opts.run)) : history.listRuns(p.name, 1)[0];
+        const run = opts.run ? history.getRunByNumber(p.name, Number(opts.run)) : history.listRuns(p.name, 1)[0];
         if (!run || run.pipeline !== p.name) {
           reporter.error(opts.run ? `run ${opts.run} of ${p.name} not found` : `${p.name} has no runs yet`);
           return EXIT.failed;
         }
         const rows = history.rejectedRows(run.id, 10_000);
-        reporter.data({ run: run.id, rejected: rows });
-        reporter.line(`run ${run.id}: ${rows.length} rejected row(s)`);
+        reporter.data({ run: run.number, rejected: rows });
+        reporter.line(`run ${run.number}: ${rows.length} rejected row(s)`);
         if (rows.length) {
           reporter.line(table(['key', 'column', 'reason'], rows.map((r) => [JSON.stringify(r.key), r.column ?? '', r.reason])));
         }
@@ -40,10 +40,10 @@ export const runsCommand = defineCommand({
       reporter.line(
         table(
           ['run', 'started', 'status', 'trigger', 'kind', 'duration', 'rows'],
-          runs.map((r) => [String(r.id), r.startedAt, r.status, r.trigger, r.syncKind ?? '', duration(r.durationMs), countsLine(r.counts)]),
+          runs.map((r) => [String(r.number), r.startedAt, r.status, r.trigger, r.syncKind ?? '', duration(r.durationMs), countsLine(r.counts)]),
         ),
       );
-      for (const r of runs.filter((x) => x.error).slice(0, 3)) reporter.line(`run ${r.id}: ${r.error}`);
+      for (const r of runs.filter((x) => x.error).slice(0, 3)) reporter.line(`run ${r.number}: ${r.error}`);
       return EXIT.ok;
     } finally {
       history.close();

@@ -58,9 +58,8 @@ export async function runPipeline(p: Pipeline, opts: RunOptions = {}): Promise<R
       history.acquireLock(p.name);
     } catch (e) {
       if (e instanceof LockedError) {
-        const { id, startedAt } = history.startRun(p.name, p.spec.mode, opts.trigger ?? 'manual', 'skipped');
         const skipped: RunResult = {
-          ...baseResult(p, id, startedAt, opts),
+          ...baseResult(p, history.startRun(p.name, p.spec.mode, opts.trigger ?? 'manual', 'skipped'), opts),
           status: 'skipped',
           error: e.message,
           finishedAt: new Date().toISOString(),
@@ -69,9 +68,9 @@ export async function runPipeline(p: Pipeline, opts: RunOptions = {}): Promise<R
       }
       throw e;
     }
-    const { id, startedAt } = history.startRun(p.name, p.spec.mode, opts.trigger ?? 'manual');
-    opts.onStart?.(id);
-    const result = baseResult(p, id, startedAt, opts);
+    const started = history.startRun(p.name, p.spec.mode, opts.trigger ?? 'manual');
+    opts.onStart?.(started.id);
+    const result = baseResult(p, started, opts);
     const t0 = Date.now();
     try {
       const { attempts, initial_delay, max_delay, jitter } = p.spec.retry;
@@ -115,9 +114,10 @@ export async function runPipeline(p: Pipeline, opts: RunOptions = {}): Promise<R
   }
 }
 
-function baseResult(p: Pipeline, id: number, startedAt: string, opts: RunOptions): RunResult {
+function baseResult(p: Pipeline, { id, number, startedAt }: { id: number; number: number; startedAt: string }, opts: RunOptions): RunResult {
   return {
     runId: id,
+    runNumber: number,
     pipeline: p.name,
     status: 'running',
     startedAt,

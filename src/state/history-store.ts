@@ -54,6 +54,7 @@ export class HistoryStore {
         acquired_at TEXT NOT NULL
       );
     `);
+    addRunNumbers(db);
     return new HistoryStore(db);
   }
 
@@ -96,16 +97,24 @@ export class HistoryStore {
     return !!held && !(held.host === hostname() && !isAlive(held.pid));
   }
 
-  startRun(pipeline: string, mode: string, trigger: string, status: RunStatus = 'running'): { id: number; startedAt: string } {
+  /**
+   * Records a new run. `id` is unique in the state folder; `number` counts this pipeline's
+   * runs (1, 2, 3…) however many pipelines share the folder, and is what users see.
+   */
+  startRun(pipeline: string, mode: string, trigger: string, status: RunStatus = 'running'): { id: number; number: number; startedAt: string } {
     const startedAt = new Date().toISOString();
-    const r = this.db
-      .prepare(
-        `INSERT INTO runs (pipeline, status, trigger, mode, started_at, counts, stages, pid, host) VALUES (?, ?, ?, ?, ?, '{}', '[]', ?, ?)`,
-      )
-      .run(pipeline, status, trigger, mode, startedAt, process.pid, hostname());
-    const id = Number(r.lastInsertRowid);
-    if (status === 'running') this.db.prepare('UPDATE locks SET run_id = ? WHERE pipeline = ? AND pid = ?').run(id, pipeline, process.pid);
-    return { id, startedAt };
+    const insert = this.db.transaction(() => {
+      const r = this.db
+        .prepare(
+          `INSERT INTO runs (pipeline, number, status, trigger, mode, started_at, counts, stages, pid, host)
+           VALUES (?, (SELECT coalesce(max(number), 0) + 1 FROM runs WHERE pipeline = ?), ?, ?, ?, ?, '{}', '[]', ?, ?) RETURNING id, number`,
+        )
+        .get(pipeline, pipeline, status, trigger, mode, startedAt, process.pid, hostname()) as { id: number; number: number };
+      if (status === 'running') this.db.prepare('UPDATE locks SET run_id = ? WHERE pipeline = ? AND pid = ?').run(r.id, pipeline, process.pid);
+      return r;
+    });
+    const { id, number } = insert.immediate();
+    return { id, number, startedAt };
   }
 
   /** Progress while a run is going (counts and stages so far), for live status. */
@@ -159,6 +168,12 @@ export class HistoryStore {
     return row ? toRecord(row) : undefined;
   }
 
+  /** A pipeline's run by its number (what `outflow runs` shows and `--run N` takes). */
+  getRunByNumber(pipeline: string, number: number): RunRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM runs WHERE pipeline = ? AND number = ?').get(pipeline, number) as RunRow | undefined;
+    return row ? toRecord(row) : undefined;
+  }
+
   rejectedRows(runId: number, limit = 100, offset = 0): RejectedRowRecord[] {
     const rows = this.db
       .prepare('SELECT key, column_name, reason FROM rejected_rows WHERE run_id = ? ORDER BY rowid LIMIT ? OFFSET ?')
@@ -206,6 +221,8 @@ export interface RunTotals {
 
 export interface RunRecord {
   id: number;
+  /** The run's number among its pipeline's runs. */
+  number: number;
   pipeline: string;
   status: RunStatus;
   trigger: string;
@@ -222,6 +239,7 @@ export interface RunRecord {
 
 interface RunRow {
   id: number;
+  number: number;
   pipeline: string;
   status: RunStatus;
   trigger: string;
@@ -239,6 +257,7 @@ interface RunRow {
 function toRecord(r: RunRow): RunRecord {
   return {
     id: r.id,
+    number: r.number,
     pipeline: r.pipeline,
     status: r.status,
     trigger: r.trigger,
@@ -252,6 +271,21 @@ function toRecord(r: RunRow): RunRecord {
     stages: JSON.parse(r.stages),
     error: r.error ?? undefined,
   };
+}
+
+/**
+ * History files written before run numbers counted per pipeline get the column, and their
+ * runs are numbered in the order they ran, per pipeline; old files stay readable.
+ */
+function addRunNumbers(db: Database.Database): void {
+  const columns = db.prepare('PRAGMA table_info(runs)').all() as { name: string }[];
+  if (!columns.some((c) => c.name === 'number')) {
+    db.transaction(() => {
+      db.exec('ALTER TABLE runs ADD COLUMN number INTEGER');
+      db.exec('UPDATE runs SET number = (SELECT count(*) FROM runs AS r WHERE r.pipeline = runs.pipeline AND r.id <= runs.id)');
+    }).immediate();
+  }
+  db.exec('CREATE UNIQUE INDEX IF NOT EXISTS runs_by_number ON runs (pipeline, number)');
 }
 
 function isAlive(pid: number): boolean {

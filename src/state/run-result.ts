@@ -31,7 +31,10 @@ export interface RejectedRowRecord {
 }
 
 export interface RunResult {
+  /** Unique in the state folder (history's key). */
   runId: number;
+  /** The run's number among this pipeline's runs: 1, 2, 3… */
+  runNumber: number;
   pipeline: string;
   status: RunStatus;
   startedAt: string;
