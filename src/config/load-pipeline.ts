@@ -66,15 +66,33 @@ export function parsePipeline(text: string, file: string, opts: LoadOptions = {}
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(`${shown}: expected a mapping of pipeline fields at the top level, got ${describe(raw)}`);
   }
+  // The key's line in the file, for errors: at the offending key itself for unknown keys, else at the field's value.
+  const lineOf = (path: PropertyKey[], fallback: PropertyKey[]) => {
+    const node = doc.getIn(path as (string | number)[], true) ?? doc.getIn(fallback as (string | number)[], true);
+    return isNode(node) && node.range ? lines.linePos(node.range[0]).line : undefined;
+  };
+  return buildPipeline(raw, abs, opts, lineOf);
+}
+
+/**
+ * Substitutes ${ENV}, validates and returns the pipeline; shared by YAML files and
+ * definePipeline. `lineOf` finds a field's line in the file, when there is a file.
+ */
+export function buildPipeline(
+  raw: unknown,
+  file: string,
+  opts: LoadOptions = {},
+  lineOf: (path: PropertyKey[], fallback: PropertyKey[]) => number | undefined = () => undefined,
+): Pipeline {
+  const abs = resolve(file);
+  const shown = basename(abs);
+  const env = opts.env ?? process.env;
   const substituted = substituteEnv(raw, env, shown);
   const parsed = pipelineSchema.safeParse(substituted, { reportInput: true });
   if (!parsed.success) {
     // A misspelt key usually also leaves a required one missing: the misspelling is the news.
     const issue = parsed.error.issues.find((i) => i.code === 'unrecognized_keys') ?? parsed.error.issues[0];
-    // Point at the offending key itself for unknown keys, else at the field's value.
-    const nodePath = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path;
-    const node = doc.getIn(nodePath as (string | number)[], true) ?? doc.getIn(issue.path as (string | number)[], true);
-    const line = isNode(node) && node.range ? lines.linePos(node.range[0]).line : undefined;
+    const line = lineOf(issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path, issue.path);
     throw new ConfigError(`${shown}${line ? `:${line}` : ''}: ${formatPath(issue.path)}: ${formatIssue(issue, valueAt(substituted, issue.path), substituted)}`);
   }
   const spec = parsed.data;
