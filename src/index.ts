@@ -10,7 +10,7 @@ export { definePipeline, type DefineOptions } from './config/define-pipeline.js'
 export { runPipeline, previewPipeline, type RunOptions, type PreviewResult, type ProgressEvent } from './engine/run-pipeline.js';
 export { verifyPipeline, type VerifyResult } from './engine/verify.js';
 export { pipelineJsonSchema } from './config/pipeline-json-schema.js';
-export type { RunResult, RunStatus, RowCounts, RejectedRowRecord, StageTiming } from './engine/run-result.js';
+export type { RunResult, RunStatus, RowCounts, RejectedRowRecord, StageTiming } from './state/run-result.js';
 export type { PipelineInput, PipelineSpec, SyncMode } from './config/pipeline-schema.js';
 export {
   OutflowError,

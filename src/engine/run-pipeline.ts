@@ -218,7 +218,7 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
       history.updateRun(result.runId, result.counts, stages);
     }
   };
-  const actx: ActionContext = { names: {} };
+  const actx: ActionContext = { names: {}, onSkip: (message) => stages.push({ stage: message, ms: 0 }) };
   try {
     await timed('connect', async () => {
       // Both at once (DuckDB's load and the Postgres handshake overlap); whichever opened is
@@ -257,6 +257,7 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
     if (!needsMerge) {
       result.counts.unchanged = diff.read - diff.invalid;
     } else if (isBulkDestination(dest)) {
+      actx.isStaged = true;
       const { merged } = await deliverBulk(
         dest,
         {
