@@ -11,6 +11,7 @@ import { OutflowError, TransientError } from '../../errors.js';
 import { describePgError } from './pg-errors.js';
 import { preparePgliteDataDir } from './pglite-template.js';
 import { isTransientPgError, type PgErrorLike } from '../../connections/postgres-faults.js';
+import { libpqCompatibleUrl } from '../../connections/pg-connection-string.js';
 
 /** COPY input: bytes, and optionally a way to hand them back once written (see EncodedChunk). */
 export type CopyChunk = Pick<EncodedChunk, 'bytes' | 'release'>;
@@ -60,7 +61,7 @@ export async function connectServer(config: PostgresDestinationConfig, opts: Ses
   const connectTimeoutMs = opts.connectTimeoutMs ?? 10_000;
   const ssl = tlsOptionsFor(config.ssl, opts.baseDir ?? process.cwd(), 'destination.ssl');
   const client = new pg.Client({
-    connectionString: config.url,
+    connectionString: libpqCompatibleUrl(config.url),
     connectionTimeoutMillis: connectTimeoutMs,
     statement_timeout: opts.statementTimeoutMs,
     query_timeout: opts.statementTimeoutMs ? opts.statementTimeoutMs + CLIENT_GRACE_MS : undefined,

@@ -4,12 +4,13 @@ import { ConnectionError, ModelError, OutflowError, TransientError } from '../..
 import type { PostgresSourceConfig } from './postgres-config.js';
 import { isPgConnectionSettingsError, isTransientPgError } from '../../connections/postgres-faults.js';
 import { tlsOptionsFor } from '../../connections/tls-options.js';
+import { libpqCompatibleUrl, missingPasswordMessage } from '../../connections/pg-connection-string.js';
 
 /** A small pool for one source: describe and one streaming read at a time need two clients at most. */
 export function createPgPool(config: PostgresSourceConfig, baseDir: string): pg.Pool {
   const ssl = tlsOptionsFor(config.ssl, baseDir, 'source.ssl');
   const pool = new pg.Pool({
-    connectionString: config.url,
+    connectionString: libpqCompatibleUrl(config.url),
     ...(ssl === undefined ? {} : { ssl }),
     max: 2,
     application_name: 'outflow',
@@ -26,7 +27,7 @@ export function createPgPool(config: PostgresSourceConfig, baseDir: string): pg.
 export function classifyPgError(e: unknown, what: string): Error {
   if (e instanceof OutflowError) return e;
   const err = e as Error & { code?: string };
-  const message = `postgres source: ${what}: ${redact(err.message ?? String(e))}`;
+  const message = `postgres source: ${what}: ${missingPasswordMessage(e) ?? redact(err.message ?? String(e))}`;
   if (isTransientPgError(e)) return new TransientError(message, { cause: e });
   if (isPgConnectionSettingsError(e) || /when trying to connect/i.test(err.message ?? '')) return new ConnectionError(message, { cause: e });
   return new ModelError(message, { cause: e });
