@@ -10,18 +10,34 @@ export const runsCommand = defineCommand({
   options: [
     { flags: '--limit <n>', description: 'how many runs', defaultValue: '20' },
     { flags: '--rejected', description: 'list the rejected rows of the latest run (or of --run)' },
-    { flags: '--run <id>', description: 'the run to show rejected rows for' },
+    { flags: '--run <n>', description: 'the run (its number) to show rejected rows or changes for; default the latest' },
+    { flags: '--changes', description: 'the rows a run changed: key and operation (inserted, updated, deleted, rejected with why); paged by --limit and --offset' },
+    { flags: '--offset <n>', description: 'with --changes: skip this many entries', defaultValue: '0' },
     STATE_DIR_OPTION,
   ],
   async run([file], opts, reporter) {
     const p = loadPipeline(file, stateDirOf(opts));
     const history = HistoryStore.open(p.stateDir);
     try {
-      if (opts.rejected) {
+      if (opts.rejected || opts.changes) {
         const run = opts.run ? history.getRunByNumber(p.name, Number(opts.run)) : history.listRuns(p.name, 1)[0];
         if (!run || run.pipeline !== p.name) {
           reporter.error(opts.run ? `run ${opts.run} of ${p.name} not found` : `${p.name} has no runs yet`);
           return EXIT.failed;
+        }
+        if (opts.changes) {
+          const limit = Number(opts.limit);
+          const offset = Number(opts.offset);
+          const counts = history.countChanges(run.id);
+          const total = Object.values(counts).reduce((a, b) => a + (b ?? 0), 0);
+          const changes = history.changes(run.id, limit, offset);
+          reporter.data({ run: run.number, total, counts, offset, limit, changes });
+          reporter.line(`run ${run.number}: ${total} change(s) logged (${Object.entries(counts).map(([op, n]) => `${op} ${n}`).join(' · ') || 'none'}); showing ${offset + 1}–${offset + changes.length}`);
+          if (changes.length) {
+            reporter.line(table(['operation', 'key', 'reason'], changes.map((c) => [c.op, JSON.stringify(c.key), c.reason ? `${c.column ? `${c.column}: ` : ''}${c.reason}` : ''])));
+          }
+          if (offset + changes.length < total) reporter.line(`next page: --changes --run ${run.number} --offset ${offset + changes.length}`);
+          return EXIT.ok;
         }
         const rows = history.rejectedRows(run.id, 10_000);
         reporter.data({ run: run.number, rejected: rows });

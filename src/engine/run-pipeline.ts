@@ -24,6 +24,7 @@ import { deliverBulk, stageMirrorKeys } from './deliver-bulk.js';
 import { deliverRecords } from './deliver-records.js';
 import { pauseForTests } from '../test-hooks.js';
 import { backoffDelay, sleep } from './retry.js';
+import { writeChangeLog } from './change-log.js';
 
 export interface ProgressEvent {
   stage: string;
@@ -254,6 +255,7 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
     const needsMerge = deltaCount > 0 || (p.spec.mode === 'mirror' && (isFull || diff.removed > 0)) || p.spec.mode === 'replace';
     // A full sync leaves the rows to send as a view; the numbered table is built only if needed.
     let isWholeModelDelivered = isFull;
+    let loadedDirectly = false;
     if (!needsMerge) {
       result.counts.unchanged = diff.read - diff.invalid;
     } else if (isBulkDestination(dest)) {
@@ -273,6 +275,7 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
         (st) => recordRejected(ws, keyColumns, st.rejected, result),
       );
       result.counts.sent = deltaCount;
+      loadedDirectly = !merged;
       if (!merged) {
         result.counts.inserted = deltaCount;
       } else {
@@ -306,6 +309,7 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
       await recordRejected(ws, keyColumns, written.rejectedRemoved, result, 'removed');
       result.counts.unchanged = diff.read - diff.invalid - deltaCount;
     }
+    await timed('change log', () => writeChangeLog(p, ws, history, result, { keyColumns, isFull, isSent: needsMerge, loadedDirectly }));
     await pauseForTests('snapshot');
     // A model that matches the snapshot leaves it as it is: nothing to record.
     if (!diff.matchesSnapshot) {

@@ -96,6 +96,14 @@ async function handle(ctx: ApiContext, req: IncomingMessage, res: ServerResponse
     const p = validPipeline(entryNamed(ctx, m[1]));
     return sendJson(res, 200, runDetail(ctx, url, findRun(ctx, Number(m[2]), p.name)));
   }
+  if ((m = /^\/api\/pipelines\/([^/]+)\/runs\/(\d+)\/changes$/.exec(path))) {
+    // The run's row-level change log, paged: key, operation, and why a row was rejected.
+    allow(method, 'GET');
+    const { run, entry } = findRun(ctx, Number(m[2]), validPipeline(entryNamed(ctx, m[1])).name);
+    const store = ctx.stores.get(entry.pipeline!.stateDir);
+    const { limit, offset } = paging(url, 'limit', 'offset', 100);
+    return sendJson(res, 200, { run: run.id, number: run.number, counts: store.countChanges(run.id), changes: store.changes(run.id, limit, offset), limit, offset });
+  }
   if ((m = /^\/api\/runs\/(\d+)$/.exec(path))) {
     allow(method, 'GET');
     return sendJson(res, 200, runDetail(ctx, url, findRun(ctx, Number(m[1]), url.searchParams.get('pipeline') ?? undefined)));

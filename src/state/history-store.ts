@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import Database from 'better-sqlite3';
 import type { RejectedRowRecord, RowCounts, RunResult, RunStatus, StageTiming } from '../state/run-result.js';
 import { LockedError } from '../errors.js';
+import type { ChangeEntry, ChangeOperation } from '../diff/change-keys.js';
 import { redact, redactValue } from '../config/redact.js';
 
 /**
@@ -46,6 +47,14 @@ export class HistoryStore {
         reason TEXT NOT NULL
       );
       CREATE INDEX IF NOT EXISTS rejected_by_run ON rejected_rows (run_id);
+      CREATE TABLE IF NOT EXISTS changes (
+        run_id INTEGER NOT NULL,
+        op TEXT NOT NULL,
+        key TEXT NOT NULL,
+        column_name TEXT,
+        reason TEXT
+      );
+      CREATE INDEX IF NOT EXISTS changes_by_run ON changes (run_id);
       CREATE TABLE IF NOT EXISTS locks (
         pipeline TEXT PRIMARY KEY,
         run_id INTEGER,
@@ -185,6 +194,48 @@ export class HistoryStore {
     return (this.db.prepare('SELECT count(*) AS n FROM rejected_rows WHERE run_id = ?').get(runId) as { n: number }).n;
   }
 
+  /** Appends one page of a run's change log (key JSON, operation, and for a rejection its reason). */
+  recordChanges(runId: number, entries: ChangeEntry[]): void {
+    const ins = this.db.prepare('INSERT INTO changes (run_id, op, key, column_name, reason) VALUES (?, ?, ?, ?, ?)');
+    this.db.transaction(() => {
+      for (const e of entries) ins.run(runId, e.op, redact(e.key), e.column ?? null, e.reason ? redact(e.reason) : null);
+    })();
+  }
+
+  /** Forgets a run's change log (an attempt that is being retried records it again). */
+  clearChanges(runId: number): void {
+    this.db.prepare('DELETE FROM changes WHERE run_id = ?').run(runId);
+  }
+
+  /** One page of a run's change log, in the order it was recorded. */
+  changes(runId: number, limit = 100, offset = 0): ChangeRecord[] {
+    const rows = this.db
+      .prepare('SELECT op, key, column_name, reason FROM changes WHERE run_id = ? ORDER BY rowid LIMIT ? OFFSET ?')
+      .all(runId, limit, offset) as { op: ChangeOperation; key: string; column_name: string | null; reason: string | null }[];
+    return rows.map((r) => ({ op: r.op, key: JSON.parse(r.key), ...(r.column_name ? { column: r.column_name } : {}), ...(r.reason ? { reason: r.reason } : {}) }));
+  }
+
+  /** How many change-log entries a run has, per operation. */
+  countChanges(runId: number): Partial<Record<ChangeOperation, number>> {
+    const rows = this.db.prepare('SELECT op, count(*) AS n FROM changes WHERE run_id = ? GROUP BY op').all(runId) as { op: ChangeOperation; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.op, r.n]));
+  }
+
+  /** Drops the change logs of a pipeline's runs beyond the newest `keepRuns`, or older than `keepDays`. */
+  pruneChanges(pipeline: string, retention: { keepRuns?: number; keepDays?: number }): void {
+    if (retention.keepRuns !== undefined) {
+      this.db
+        .prepare(
+          `DELETE FROM changes WHERE run_id IN (SELECT id FROM runs WHERE pipeline = ? AND id NOT IN (SELECT id FROM runs WHERE pipeline = ? ORDER BY id DESC LIMIT ?))`,
+        )
+        .run(pipeline, pipeline, retention.keepRuns);
+    }
+    if (retention.keepDays !== undefined) {
+      const cutoff = new Date(Date.now() - retention.keepDays * 86_400_000).toISOString();
+      this.db.prepare('DELETE FROM changes WHERE run_id IN (SELECT id FROM runs WHERE pipeline = ? AND started_at < ?)').run(pipeline, cutoff);
+    }
+  }
+
   /** Totals per run status for one pipeline (for /metrics): runs, summed duration and summed row counts. */
   runTotals(pipeline: string): RunTotals[] {
     const kinds = ['read', 'added', 'changed', 'removed', 'sent', 'inserted', 'updated', 'deleted', 'unchanged', 'rejected'] as const;
@@ -210,6 +261,13 @@ export class HistoryStore {
   close(): void {
     this.db.close();
   }
+}
+
+export interface ChangeRecord {
+  op: ChangeOperation;
+  key: Record<string, unknown>;
+  column?: string;
+  reason?: string;
 }
 
 export interface RunTotals {
