@@ -57,6 +57,12 @@ describe('every pipeline in README.md runs as written', () => {
     }
   });
 
+  it('README\'s TypeScript example is examples/library/sync-states.ts word for word (test/library runs it against the packed tarball)', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
+    expect(blocks).toEqual([readFileSync(join(EXAMPLES, 'library', 'sync-states.ts'), 'utf8')]);
+  });
+
   it.each(readmePipelines().filter((b) => !/^# examples\//.test(b)).map((b, i) => [i, b]))('README pipeline %i validates and runs', async (_, block) => {
     const file = join(dirname(freshCopy(join(EXAMPLES, 'us-states', 'pipeline.yaml'))), 'readme.yaml');
     writeFileSync(file, block as string);
