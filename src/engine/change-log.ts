@@ -6,6 +6,9 @@ import { changeKeys, type ChangeEntry } from '../diff/change-keys.js';
 import type { Workspace } from '../diff/workspace.js';
 import type { RunResult } from './run-result.js';
 
+/** History keeps at most this many rejected rows per run (the engine's bound), so this many can be retried. */
+const MAX_PREVIOUSLY_REJECTED = 10_000;
+
 export interface ChangeLogInput {
   keyColumns: Column[];
   isFull: boolean;
@@ -26,7 +29,16 @@ export async function writeChangeLog(p: Pipeline, ws: Workspace, history: Histor
     .map((r) => ({ op: 'rejected', key: JSON.stringify(jsonSafe(r.key)), column: r.column, reason: r.reason }));
   history.recordChanges(result.runId, rejected);
   if (input.isSent && rejected.length < limit) {
-    const pages = changeKeys(ws.connection, { mode: p.spec.mode, keyColumns: input.keyColumns, isFull: input.isFull, loadedDirectly: input.loadedDirectly, limit: limit - rejected.length });
+    const previous = history.listRuns(p.name, 1, 1)[0];
+    const previouslyRejected = previous ? history.rejectedRows(previous.id, MAX_PREVIOUSLY_REJECTED).map((r) => JSON.stringify(r.key)) : [];
+    const pages = changeKeys(ws.connection, {
+      mode: p.spec.mode,
+      keyColumns: input.keyColumns,
+      isFull: input.isFull,
+      loadedDirectly: input.loadedDirectly,
+      limit: limit - rejected.length,
+      previouslyRejected,
+    });
     for await (const page of pages) history.recordChanges(result.runId, page);
   }
   history.pruneChanges(p.name, { keepRuns: keep_runs, keepDays: keep_days });

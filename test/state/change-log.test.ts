@@ -47,6 +47,12 @@ describe('the row-level change log of a run', () => {
     expect(text.out).toMatch(/run 2: 4 change\(s\) logged/);
     expect(text.out).toMatch(/next page: --changes --run 2 --offset 2/);
 
+    // Next run: the rejected row, fixed in the model, is delivered: `retried`.
+    await f.warehouseSql(`UPDATE items SET v = 'fixed' WHERE id = 3`);
+    expect((await runPipeline(f.pipeline({ mode: 'mirror' }))).status).toBe('success');
+    const run3 = JSON.parse((await callCommand(runsCommand, [file], { changes: true, run: '3', limit: '100', offset: '0' }, true)).out) as { changes: Change[] };
+    expect(sorted(run3.changes)).toEqual(['retried {"id":3}']);
+
     const server = await startTestServer({ dir: f.dir, env: { ...process.env, OUTFLOW_TEST_PG_URL: PG_URL } });
     try {
       const r = await server.get(`/api/pipelines/${f.name}/runs/${second.runId}/changes?limit=3&offset=0`);
