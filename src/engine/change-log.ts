@@ -4,7 +4,7 @@ import type { HistoryStore } from '../state/history-store.js';
 import { jsonSafe } from '../state/history-store.js';
 import { changeKeys, type ChangeEntry } from '../diff/change-keys.js';
 import type { Workspace } from '../diff/workspace.js';
-import type { RunResult } from './run-result.js';
+import type { RunResult } from '../state/run-result.js';
 
 /** History keeps at most this many rejected rows per run (the engine's bound), so this many can be retried. */
 const MAX_PREVIOUSLY_REJECTED = 10_000;
