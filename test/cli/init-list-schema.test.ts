@@ -5,6 +5,7 @@ import pg from 'pg';
 import { buildCli, removeCliBuild, runCli } from '../support/cli-process.js';
 import { PG_URL, tempDir, uniqueName, writeFile } from '../support/databases.js';
 import { parsePipeline } from '../../src/config/load-pipeline.js';
+import { pipelineJsonSchema } from '../../src/config/pipeline-json-schema.js';
 import { DESTINATION_TEMPLATES, pipelineTemplate, SOURCE_TEMPLATES } from '../../src/cli/init-templates.js';
 
 const client = new pg.Client({ connectionString: PG_URL });
@@ -34,6 +35,13 @@ describe('outflow init', () => {
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/exists; pass --force/);
     expect((await runCli(['init', join(dir, 'x.yaml'), '--source', 'oracle'])).code).toBe(2);
+  });
+
+  it('has a template for every source and destination type the schema accepts', () => {
+    const types = (field: 'source' | 'destination') =>
+      (pipelineJsonSchema().properties![field].oneOf as { properties: { type: { const: string } } }[]).map((o) => o.properties.type.const).sort();
+    expect(Object.keys(SOURCE_TEMPLATES).sort()).toEqual(types('source'));
+    expect(Object.keys(DESTINATION_TEMPLATES).sort()).toEqual(types('destination'));
   });
 
   it('every source × destination template parses as written', () => {
