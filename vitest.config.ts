@@ -1,23 +1,5 @@
 import { defineConfig } from 'vitest/config';
 
-// vitest 5's reporter calls Map.groupBy, which Node 20 lacks (it arrived in Node 21).
-// The config runs in vitest's main process, so the polyfill is in place before reporting.
-if (typeof (Map as unknown as { groupBy?: unknown }).groupBy !== 'function') {
-  Object.defineProperty(Map, 'groupBy', {
-    value<K, T>(items: Iterable<T>, key: (item: T, i: number) => K): Map<K, T[]> {
-      const out = new Map<K, T[]>();
-      let i = 0;
-      for (const item of items) {
-        const k = key(item, i++);
-        const list = out.get(k);
-        if (list) list.push(item);
-        else out.set(k, [item]);
-      }
-      return out;
-    },
-  });
-}
-
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],

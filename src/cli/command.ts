@@ -1,4 +1,5 @@
 import type { Reporter } from './reporter.js';
+import { ConfigError, LockedError, ModelError, SchemaMismatchError } from '../errors.js';
 
 export interface CommandOption {
   flags: string;
@@ -21,3 +22,21 @@ export function defineCommand(c: CliCommand): CliCommand {
 
 /** Exit codes: 0 success, 1 failed run or check, 2 bad usage or config, 3 partial (rows rejected), 4 locked. */
 export const EXIT = { ok: 0, failed: 1, config: 2, partial: 3, locked: 4 } as const;
+
+/** The exit code for an error a command could not get past: the same for every command. */
+export function exitCodeFor(e: unknown): number {
+  if (e instanceof ConfigError || e instanceof SchemaMismatchError || e instanceof ModelError) return EXIT.config;
+  if (e instanceof LockedError) return EXIT.locked;
+  return EXIT.failed;
+}
+
+/** Every command that reads a pipeline's state takes the same option. */
+export const STATE_DIR_OPTION: CommandOption = {
+  flags: '--state-dir <dir>',
+  description: 'where run history and snapshots live (default: the pipeline\'s state.dir, $OUTFLOW_STATE_DIR or .outflow)',
+};
+
+/** The load options a command passes on from its own options. */
+export function stateDirOf(opts: Record<string, unknown>): { stateDir?: string } {
+  return { stateDir: opts.stateDir as string | undefined };
+}

@@ -1,6 +1,6 @@
 import { loadPipeline } from '../config/load-pipeline.js';
 import { previewPipeline } from '../engine/run-pipeline.js';
-import { defineCommand, EXIT } from './command.js';
+import { defineCommand, EXIT, STATE_DIR_OPTION, stateDirOf } from './command.js';
 import { formatValue, table } from './format.js';
 
 export const previewCommand = defineCommand({
@@ -10,17 +10,29 @@ export const previewCommand = defineCommand({
   options: [
     { flags: '--full', description: 'preview a full resync' },
     { flags: '--rows <n>', description: 'sample rows per kind', defaultValue: '5' },
+    STATE_DIR_OPTION,
   ],
   async run([file], opts, reporter) {
-    const p = loadPipeline(file);
+    const p = loadPipeline(file, stateDirOf(opts));
     const pv = await previewPipeline(p, { full: !!opts.full, sampleSize: Number(opts.rows) });
     reporter.data(pv);
-    reporter.line(`preview of ${pv.pipeline} (${pv.mode}, ${pv.syncKind}${pv.fullReason ? `: ${pv.fullReason}` : ''})`);
-    reporter.line(`  model rows ${pv.counts.read} · added ${pv.counts.added} · changed ${pv.counts.changed} · removed ${pv.counts.removed}${pv.counts.invalid ? ` · unsendable ${pv.counts.invalid}` : ''}`);
+    reporter.line(`preview of ${pv.pipeline} (${pv.mode}, ${pv.syncKind}${pv.fullReason ? `: ${pv.fullReason}` : ''}; state in ${p.stateDir})`);
+    if (pv.syncKind === 'full') {
+      // With no snapshot to diff against, every model row is sent and the destination decides
+      // what changes: "added N" here would contradict "would insert 0" below.
+      reporter.line(`  model rows ${pv.counts.read}: all are sent and compared with the destination${pv.counts.invalid ? ` · unsendable ${pv.counts.invalid}` : ''}`);
+    } else {
+      reporter.line(`  model rows ${pv.counts.read} · added ${pv.counts.added} · changed ${pv.counts.changed} · removed ${pv.counts.removed}${pv.counts.invalid ? ` · unsendable ${pv.counts.invalid}` : ''}`);
+    }
     if (pv.counts.notSent) reporter.line(`  ${pv.counts.notSent} changed row(s) would not be sent: ${pv.mode} never updates a delivered row`);
     if (pv.counts.leftModel) reporter.line(`  ${pv.counts.leftModel} row(s) left the model and stay in the destination (${pv.mode} never deletes)`);
     if (pv.planned) {
-      reporter.line(`  the destination would insert ${pv.planned.wouldInsert}, update ${pv.planned.wouldUpdate}, delete ${pv.planned.wouldDelete} (it has ${pv.planned.targetRows} rows)`);
+      const { wouldInsert, wouldUpdate, wouldDelete, targetRows } = pv.planned;
+      const sent = pv.counts.added + pv.counts.changed - pv.counts.invalid;
+      const same = Math.max(0, sent - wouldInsert - wouldUpdate);
+      reporter.line(
+        `  the destination would insert ${wouldInsert}, update ${wouldUpdate}${same ? `, leave ${same} unchanged` : ''}, delete ${wouldDelete} (it has ${targetRows} rows)`,
+      );
     } else if (!pv.targetExists) {
       reporter.line(`  the table does not exist: a run creates it and inserts ${pv.counts.added} rows`);
     }

@@ -6,10 +6,14 @@ import type { ProgressEvent } from '../engine/run-pipeline.js';
 /**
  * Everything the CLI says goes through here: progress bars on a terminal, plain lines when
  * not a TTY (CI, pipes), one JSON document with --json. All text is redacted first.
+ * With --json nothing is written until `finish`: the command's result and any error go out
+ * together as one document, so a failed run is still one parseable JSON value.
  */
 export class Reporter {
   private bar?: cliProgress.SingleBar;
   private lastStage?: string;
+  private document?: unknown;
+  private errorMessage?: string;
   constructor(
     readonly json: boolean,
     readonly verbose: boolean,
@@ -27,13 +31,13 @@ export class Reporter {
 
   /** The command's result as JSON (with --json), bigint and bytes made JSON-safe. */
   data(value: unknown): void {
-    if (this.json) this.out.write(JSON.stringify(redactValue(jsonSafe(value)), null, 2) + '\n');
+    if (this.json) this.document = redactValue(jsonSafe(value));
   }
 
   error(message: string, cause?: unknown): void {
     this.stopProgress();
     if (this.json) {
-      this.out.write(JSON.stringify({ error: redact(message) }) + '\n');
+      this.errorMessage ??= redact(message);
     } else {
       this.err.write(`error: ${redact(message)}\n`);
     }
@@ -69,6 +73,20 @@ export class Reporter {
       this.err.write(`… ${e.stage}\n`);
     }
     this.lastStage = e.stage;
+  }
+
+  /** Writes the one JSON document (--json): the result, with `error` when the command failed. */
+  finish(): void {
+    if (!this.json || (this.document === undefined && this.errorMessage === undefined)) return;
+    const doc =
+      this.errorMessage === undefined
+        ? this.document
+        : this.document && typeof this.document === 'object' && !Array.isArray(this.document)
+          ? { ...this.document, error: this.errorMessage }
+          : { error: this.errorMessage, ...(this.document === undefined ? {} : { result: this.document }) };
+    this.out.write(JSON.stringify(doc, null, 2) + '\n');
+    this.document = undefined;
+    this.errorMessage = undefined;
   }
 
   stopProgress(): void {

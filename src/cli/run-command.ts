@@ -2,7 +2,7 @@ import { loadPipeline } from '../config/load-pipeline.js';
 import { runPipeline } from '../engine/run-pipeline.js';
 import { LockedError } from '../errors.js';
 import type { RunResult } from '../state/run-result.js';
-import { defineCommand, EXIT } from './command.js';
+import { defineCommand, EXIT, exitCodeFor, STATE_DIR_OPTION, stateDirOf } from './command.js';
 import { countsLine, duration, formatValue } from './format.js';
 import type { Reporter } from './reporter.js';
 
@@ -13,10 +13,10 @@ export const runCommand = defineCommand({
   options: [
     { flags: '--full', description: 'ignore the snapshot and resync every row (the snapshot is rebuilt)' },
     { flags: '--allow-mass-delete', description: 'let mirror/replace delete more than max_delete_ratio of the target' },
-    { flags: '--state-dir <dir>', description: 'where run history and snapshots live (default .outflow)' },
+    STATE_DIR_OPTION,
   ],
   async run([file], opts, reporter) {
-    const p = loadPipeline(file, { stateDir: opts.stateDir as string | undefined });
+    const p = loadPipeline(file, stateDirOf(opts));
     const abort = new AbortController();
     const onSignal = () => abort.abort();
     process.once('SIGINT', onSignal);
@@ -45,14 +45,15 @@ export const runCommand = defineCommand({
     if (result.status === 'success') return EXIT.ok;
     if (result.status === 'partial') return EXIT.partial;
     if (result.error) reporter.error(result.error, result.cause);
-    return EXIT.failed;
+    // A run that could not start for a config reason (missing table, bad model SQL) exits 2, as `validate` does.
+    return result.cause === undefined ? EXIT.failed : exitCodeFor(result.cause);
   },
 });
 
 export function printRun(r: RunResult, reporter: Reporter): void {
   const { cause: _cause, ...data } = r;
   reporter.data(data);
-  reporter.line(`run ${r.runId} of ${r.pipeline}: ${r.status} in ${duration(r.durationMs)} (${r.mode}, ${r.syncKind}${r.fullReason ? `: ${r.fullReason}` : ''})`);
+  reporter.line(`run ${r.runNumber} of ${r.pipeline}: ${r.status} in ${duration(r.durationMs)} (${r.mode}, ${r.syncKind}${r.fullReason ? `: ${r.fullReason}` : ''})`);
   reporter.line(`  ${countsLine(r.counts)}`);
   if (r.rejected.length) {
     reporter.line(`  rejected rows (${r.counts.rejected}; they are retried next run):`);

@@ -1,6 +1,6 @@
 import { loadPipeline } from '../config/load-pipeline.js';
 import { HistoryStore } from '../state/history-store.js';
-import { defineCommand, EXIT } from './command.js';
+import { defineCommand, EXIT, STATE_DIR_OPTION, stateDirOf } from './command.js';
 import { countsLine, duration, table } from './format.js';
 
 export const runsCommand = defineCommand({
@@ -10,22 +10,38 @@ export const runsCommand = defineCommand({
   options: [
     { flags: '--limit <n>', description: 'how many runs', defaultValue: '20' },
     { flags: '--rejected', description: 'list the rejected rows of the latest run (or of --run)' },
-    { flags: '--run <id>', description: 'the run to show rejected rows for' },
-    { flags: '--state-dir <dir>', description: 'where run history lives (default .outflow)' },
+    { flags: '--run <n>', description: 'the run (its number) to show rejected rows or changes for; default the latest' },
+    { flags: '--changes', description: 'the rows a run changed: key and operation (inserted, updated, deleted, rejected with why); paged by --limit and --offset' },
+    { flags: '--offset <n>', description: 'with --changes: skip this many entries', defaultValue: '0' },
+    STATE_DIR_OPTION,
   ],
   async run([file], opts, reporter) {
-    const p = loadPipeline(file, { stateDir: opts.stateDir as string | undefined });
+    const p = loadPipeline(file, stateDirOf(opts));
     const history = HistoryStore.open(p.stateDir);
     try {
-      if (opts.rejected) {
-        const run = opts.run ? history.getRun(Number(opts.run)) : history.listRuns(p.name, 1)[0];
+      if (opts.rejected || opts.changes) {
+        const run = opts.run ? history.getRunByNumber(p.name, Number(opts.run)) : history.listRuns(p.name, 1)[0];
         if (!run || run.pipeline !== p.name) {
           reporter.error(opts.run ? `run ${opts.run} of ${p.name} not found` : `${p.name} has no runs yet`);
           return EXIT.failed;
         }
+        if (opts.changes) {
+          const limit = Number(opts.limit);
+          const offset = Number(opts.offset);
+          const counts = history.countChanges(run.id);
+          const total = Object.values(counts).reduce((a, b) => a + (b ?? 0), 0);
+          const changes = history.changes(run.id, limit, offset);
+          reporter.data({ run: run.number, total, counts, offset, limit, changes });
+          reporter.line(`run ${run.number}: ${total} change(s) logged (${Object.entries(counts).map(([op, n]) => `${op} ${n}`).join(' · ') || 'none'}); showing ${offset + 1}–${offset + changes.length}`);
+          if (changes.length) {
+            reporter.line(table(['operation', 'key', 'reason'], changes.map((c) => [c.op, JSON.stringify(c.key), c.reason ? `${c.column ? `${c.column}: ` : ''}${c.reason}` : ''])));
+          }
+          if (offset + changes.length < total) reporter.line(`next page: --changes --run ${run.number} --offset ${offset + changes.length}`);
+          return EXIT.ok;
+        }
         const rows = history.rejectedRows(run.id, 10_000);
-        reporter.data({ run: run.id, rejected: rows });
-        reporter.line(`run ${run.id}: ${rows.length} rejected row(s)`);
+        reporter.data({ run: run.number, rejected: rows });
+        reporter.line(`run ${run.number}: ${rows.length} rejected row(s)`);
         if (rows.length) {
           reporter.line(table(['key', 'column', 'reason'], rows.map((r) => [JSON.stringify(r.key), r.column ?? '', r.reason])));
         }
@@ -40,10 +56,10 @@ export const runsCommand = defineCommand({
       reporter.line(
         table(
           ['run', 'started', 'status', 'trigger', 'kind', 'duration', 'rows'],
-          runs.map((r) => [String(r.id), r.startedAt, r.status, r.trigger, r.syncKind ?? '', duration(r.durationMs), countsLine(r.counts)]),
+          runs.map((r) => [String(r.number), r.startedAt, r.status, r.trigger, r.syncKind ?? '', duration(r.durationMs), countsLine(r.counts)]),
         ),
       );
-      for (const r of runs.filter((x) => x.error).slice(0, 3)) reporter.line(`run ${r.id}: ${r.error}`);
+      for (const r of runs.filter((x) => x.error).slice(0, 3)) reporter.line(`run ${r.number}: ${r.error}`);
       return EXIT.ok;
     } finally {
       history.close();

@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors.js';
-import { defineCommand, EXIT } from './command.js';
+import { defineCommand, EXIT, STATE_DIR_OPTION } from './command.js';
 // Only the defaults load eagerly: the server code is imported when `serve` runs.
 import { DEFAULT_HOST, DEFAULT_PORT } from '../server/serve-defaults.js';
 
@@ -10,7 +10,7 @@ export const serveCommand = defineCommand({
   options: [
     { flags: '--host <host>', description: 'address to bind (beyond loopback needs OUTFLOW_TOKEN)', defaultValue: DEFAULT_HOST },
     { flags: '--port <port>', description: 'port to listen on', defaultValue: String(DEFAULT_PORT) },
-    { flags: '--state-dir <dir>', description: 'where run history and snapshots live, for every pipeline' },
+    STATE_DIR_OPTION,
     { flags: '--log-format <format>', description: 'text or json (one line per event)', defaultValue: 'text' },
     { flags: '--grace-period <seconds>', description: 'on SIGTERM, how long running syncs may finish before they are cancelled', defaultValue: '30' },
     { flags: '--public-url <url>', description: 'base URL of the UI, for links in alerts (default http://host:port)' },

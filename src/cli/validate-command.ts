@@ -1,17 +1,18 @@
 import { loadPipeline } from '../config/load-pipeline.js';
 import { describeAndPrepare } from '../engine/run-pipeline.js';
+import { checkActions } from '../engine/actions.js';
 import { openDestination, openSource } from '../engine/connect.js';
 import { formatType } from '../types/logical-type.js';
-import { defineCommand, EXIT } from './command.js';
+import { defineCommand, EXIT, STATE_DIR_OPTION, stateDirOf } from './command.js';
 import { table } from './format.js';
 
 export const validateCommand = defineCommand({
   name: 'validate',
   args: '<pipeline>',
   description: 'check the pipeline file, both connections, and that the model fits the destination table; writes nothing',
-  options: [],
-  async run([file], _opts, reporter) {
-    const p = loadPipeline(file);
+  options: [STATE_DIR_OPTION],
+  async run([file], opts, reporter) {
+    const p = loadPipeline(file, stateDirOf(opts));
     reporter.line(`${p.file}: config ok (pipeline ${p.name}, mode ${p.spec.mode})`);
     const source = await openSource(p);
     try {
@@ -26,7 +27,9 @@ export const validateCommand = defineCommand({
           ),
         );
         reporter.line(targetExists ? `destination ${dest.label}: table exists` : `destination ${dest.label}: table does not exist; the first run creates it`);
-        reporter.data({ pipeline: p.name, ok: problems.length === 0, targetExists, columns: plan.columns, problems });
+        const warnings = await checkActions(p, dest, await dest.actionNames());
+        for (const w of warnings) reporter.line(`warning: ${w}`);
+        reporter.data({ pipeline: p.name, ok: problems.length === 0, targetExists, columns: plan.columns, problems, warnings });
         if (problems.length) {
           reporter.error(`the model does not fit ${dest.label}:\n  - ${problems.join('\n  - ')}`);
           return EXIT.config;

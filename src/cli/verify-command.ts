@@ -1,15 +1,15 @@
 import { loadPipeline } from '../config/load-pipeline.js';
 import { verifyPipeline, type VerifyResult } from '../engine/verify.js';
-import { defineCommand, EXIT } from './command.js';
+import { defineCommand, EXIT, STATE_DIR_OPTION, stateDirOf } from './command.js';
 import { formatValue } from './format.js';
 
 export const verifyCommand = defineCommand({
   name: 'verify',
   args: '<pipeline>',
   description: 'compare the model with the destination table by key and values, without trusting the snapshot',
-  options: [{ flags: '--rows <n>', description: 'sample keys per kind', defaultValue: '5' }],
+  options: [{ flags: '--rows <n>', description: 'sample keys per kind', defaultValue: '5' }, STATE_DIR_OPTION],
   async run([file], opts, reporter) {
-    const p = loadPipeline(file);
+    const p = loadPipeline(file, stateDirOf(opts));
     const v = await verifyPipeline(p, { sampleSize: Number(opts.rows) });
     reporter.data(v);
     reporter.line(`verify ${v.pipeline}: model ${v.modelRows} rows, destination ${v.destinationRows} rows`);

@@ -5,6 +5,8 @@ import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { pipelineSchema, type PipelineSpec } from './pipeline-schema.js';
 import { substituteEnv } from './env-substitution.js';
+import { acceptedForms, acceptedKeys } from './pipeline-json-schema.js';
+import { closest as closestMatch, distance } from 'fastest-levenshtein';
 
 /** A pipeline file bigger than this is refused: configs are small, a huge one is a mistake or an attack. */
 export const MAX_PIPELINE_BYTES = 1024 * 1024;
@@ -64,15 +66,34 @@ export function parsePipeline(text: string, file: string, opts: LoadOptions = {}
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(`${shown}: expected a mapping of pipeline fields at the top level, got ${describe(raw)}`);
   }
+  // The key's line in the file, for errors: at the offending key itself for unknown keys, else at the field's value.
+  const lineOf = (path: PropertyKey[], fallback: PropertyKey[]) => {
+    const node = doc.getIn(path as (string | number)[], true) ?? nearestNode(doc, fallback as (string | number)[]);
+    return isNode(node) && node.range ? lines.linePos(node.range[0]).line : undefined;
+  };
+  return buildPipeline(raw, abs, opts, lineOf);
+}
+
+/**
+ * Substitutes ${ENV}, validates and returns the pipeline; shared by YAML files and
+ * definePipeline. `lineOf` finds a field's line in the file, when there is a file.
+ */
+export function buildPipeline(
+  raw: unknown,
+  file: string,
+  opts: LoadOptions = {},
+  lineOf: (path: PropertyKey[], fallback: PropertyKey[]) => number | undefined = () => undefined,
+): Pipeline {
+  const abs = resolve(file);
+  const shown = basename(abs);
+  const env = opts.env ?? process.env;
   const substituted = substituteEnv(raw, env, shown);
   const parsed = pipelineSchema.safeParse(substituted, { reportInput: true });
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    // Point at the offending key itself for unknown keys, else at the field's value.
-    const nodePath = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path;
-    const node = doc.getIn(nodePath as (string | number)[], true) ?? nearestNode(doc, issue.path as (string | number)[]);
-    const line = isNode(node) && node.range ? lines.linePos(node.range[0]).line : undefined;
-    throw new ConfigError(`${shown}${line ? `:${line}` : ''}: ${formatPath(issue.path)}: ${formatIssue(issue, valueAt(substituted, issue.path))}`);
+    // A misspelt key usually also leaves a required one missing: the misspelling is the news.
+    const issue = parsed.error.issues.find((i) => i.code === 'unrecognized_keys') ?? parsed.error.issues[0];
+    const line = lineOf(issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path, issue.path);
+    throw new ConfigError(`${shown}${line ? `:${line}` : ''}: ${formatPath(issue.path)}: ${formatIssue(issue, valueAt(substituted, issue.path), substituted)}`);
   }
   const spec = parsed.data;
   const name = spec.name ?? basename(abs, extname(abs)).replace(/[^A-Za-z0-9_.-]/g, '_');
@@ -128,14 +149,20 @@ function valueAt(root: unknown, path: PropertyKey[]): unknown {
   return v;
 }
 
-function formatIssue(issue: z.core.$ZodIssue, atPath: unknown): string {
+function formatIssue(issue: z.core.$ZodIssue, atPath: unknown, root: unknown): string {
   const input = (issue as { input?: unknown }).input ?? atPath;
   switch (issue.code) {
     case 'invalid_type':
       if (input === undefined) return `required: expected ${issue.expected === 'array' ? 'a list' : article(issue.expected)}`;
       return `expected ${article(issue.expected)}, got ${describe(input)}`;
-    case 'unrecognized_keys':
-      return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    case 'unrecognized_keys': {
+      const known = acceptedKeys(issue.path, root).filter((k) => !issue.keys.includes(k));
+      const hints = issue.keys.map((k) => [k, closest(k, known)] as const).filter(([, h]) => h);
+      return (
+        `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}` +
+        (hints.length ? `; did you mean ${hints.map(([, h]) => `"${h}"`).join(', ')}?` : known.length ? `; expected one of ${known.map((k) => `"${k}"`).join(', ')}` : '')
+      );
+    }
     case 'invalid_value':
       return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${describe(input)}`;
     case 'invalid_union': {
@@ -145,17 +172,30 @@ function formatIssue(issue: z.core.$ZodIssue, atPath: unknown): string {
         const got = input && typeof input === 'object' && !Array.isArray(input) ? (input as Record<string, unknown>).type : input;
         return `unknown type ${describe(got)}${options.length ? `; expected one of ${options.map((o) => JSON.stringify(o)).join(', ')}` : ''}`;
       }
-      return `expected ${unionHint(issue)}, got ${describe(input)}`;
+      return `expected ${unionHint(issue, root)}, got ${describe(input)}`;
     }
     default:
       return issue.message + (input !== undefined && typeof input !== 'object' ? `, got ${describe(input)}` : '');
   }
 }
 
-function unionHint(issue: z.core.$ZodIssueInvalidUnion): string {
+/** Names the accepted forms of a union of mappings (model: { table } or { query }), and the nearest key to a typo. */
+function unionHint(issue: z.core.$ZodIssueInvalidUnion, root: unknown): string {
   const keys = new Set<string>();
   for (const errs of issue.errors) for (const e of errs) if (e.code === 'unrecognized_keys') e.keys.forEach((k) => keys.add(k));
-  return 'one of the accepted forms' + (keys.size ? ` (unexpected ${[...keys].map((k) => `"${k}"`).join(', ')})` : '');
+  const forms = acceptedForms(issue.path);
+  const typo = [...keys].map((k) => closest(k, acceptedKeys(issue.path, root))).find(Boolean);
+  return (
+    (forms.length ? `one of ${forms.join(' or ')}` : 'one of the accepted forms') +
+    (keys.size ? ` (unexpected ${[...keys].map((k) => `"${k}"`).join(', ')}${typo ? `; did you mean "${typo}"?` : ''})` : '')
+  );
+}
+
+/** The accepted key nearest to a typo, when it is near enough to be what was meant. */
+export function closest(word: string, candidates: string[]): string | undefined {
+  if (candidates.length === 0) return undefined;
+  const best = closestMatch(word, candidates);
+  return distance(word.toLowerCase(), best.toLowerCase()) <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
 }
 
 function article(expected: string): string {

@@ -56,6 +56,18 @@ const alert = z.strictObject({
   threshold: z.number().min(0).optional(),
 });
 
+/** The row-level log of what each run changed (kept in the state folder's history). */
+const changeLog = z
+  .strictObject({
+    /** Keep the change logs of this many newest runs of the pipeline. */
+    keep_runs: z.number().int().min(0).default(50),
+    /** Also drop change logs of runs older than this many days. */
+    keep_days: z.number().int().min(0).optional(),
+    /** Most entries kept per run: a run changing more keeps its first ones (its counts stay exact). */
+    max_rows_per_run: z.number().int().min(0).max(10_000_000).default(100_000),
+  })
+  .default({ keep_runs: 50, max_rows_per_run: 100_000 });
+
 export const pipelineSchema = z.strictObject({
   /** Defaults to the file name without extension. */
   name: z
@@ -82,6 +94,7 @@ export const pipelineSchema = z.strictObject({
   timezone: z.string().optional(),
   alerts: z.array(alert).default([]),
   state: z.strictObject({ dir: z.string() }).optional(),
+  change_log: changeLog,
 });
 
 export type PipelineInput = z.input<typeof pipelineSchema>;

@@ -107,6 +107,11 @@ export interface DestinationBase {
   actionNames(): Promise<ActionNames>;
   /** Runs a user action (actions with `on: destination`); absent when the destination runs none. */
   execute?(sql: string): Promise<void>;
+  /**
+   * Why `sql` could not run against the destination as it is now (a table it names does not
+   * exist), found without running it; undefined when it could, or when that cannot be told.
+   */
+  checkStatement?(sql: string): Promise<string | undefined>;
   /** The target's rows, typed as outflow values, in bounded batches. Present when `capabilities.readBack`. */
   readBack?(columns: Column[], batchSize: number): AsyncIterable<Batch>;
   /** Drops outflow's helper objects (staging tables). */

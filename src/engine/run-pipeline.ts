@@ -1,10 +1,11 @@
+import { basename } from 'node:path';
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import type { Pipeline } from '../config/load-pipeline.js';
 import { isBulkDestination, type DeliveryIdentity, type Destination, type MergePlan, type PlannedChanges, type RejectedRow, type WritePreview } from '../destinations/destination.js';
 import type { Source } from '../sources/source.js';
 import type { Column, Schema, Value } from '../types/logical-type.js';
 import { HistoryStore } from '../state/history-store.js';
-import { CancelledError, ConfigError, LockedError, TransientError } from '../errors.js';
+import { CancelledError, ConfigError, LockedError, ModelError, TransientError } from '../errors.js';
 import { redact } from '../config/redact.js';
 import { openDestination, openSource } from './connect.js';
 import { runActions, type ActionContext } from './actions.js';
@@ -38,6 +39,7 @@ import { deliverBulk, stageMirrorKeys } from './deliver-bulk.js';
 import { deliverRecords, previewRecordWrites } from './deliver-records.js';
 import { pauseForTests } from '../test-hooks.js';
 import { backoffDelay, sleep } from './retry.js';
+import { writeChangeLog } from './change-log.js';
 
 export interface ProgressEvent {
   stage: string;
@@ -72,9 +74,8 @@ export async function runPipeline(p: Pipeline, opts: RunOptions = {}): Promise<R
       history.acquireLock(p.name);
     } catch (e) {
       if (e instanceof LockedError) {
-        const { id, startedAt } = history.startRun(p.name, p.spec.mode, opts.trigger ?? 'manual', 'skipped');
         const skipped: RunResult = {
-          ...baseResult(p, id, startedAt, opts),
+          ...baseResult(p, history.startRun(p.name, p.spec.mode, opts.trigger ?? 'manual', 'skipped'), opts),
           status: 'skipped',
           error: e.message,
           finishedAt: new Date().toISOString(),
@@ -83,9 +84,9 @@ export async function runPipeline(p: Pipeline, opts: RunOptions = {}): Promise<R
       }
       throw e;
     }
-    const { id, startedAt } = history.startRun(p.name, p.spec.mode, opts.trigger ?? 'manual');
-    opts.onStart?.(id);
-    const result = baseResult(p, id, startedAt, opts);
+    const started = history.startRun(p.name, p.spec.mode, opts.trigger ?? 'manual');
+    opts.onStart?.(started.id);
+    const result = baseResult(p, started, opts);
     const t0 = Date.now();
     try {
       const { attempts, initial_delay, max_delay, jitter } = p.spec.retry;
@@ -129,9 +130,10 @@ export async function runPipeline(p: Pipeline, opts: RunOptions = {}): Promise<R
   }
 }
 
-function baseResult(p: Pipeline, id: number, startedAt: string, opts: RunOptions): RunResult {
+function baseResult(p: Pipeline, { id, number, startedAt }: { id: number; number: number; startedAt: string }, opts: RunOptions): RunResult {
   return {
     runId: id,
+    runNumber: number,
     pipeline: p.name,
     status: 'running',
     startedAt,
@@ -232,7 +234,7 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
       history.updateRun(result.runId, result.counts, stages);
     }
   };
-  const actx: ActionContext = { names: {} };
+  const actx: ActionContext = { names: {}, onSkip: (message) => stages.push({ stage: message, ms: 0 }) };
   try {
     await timed('connect', async () => {
       // Both at once (DuckDB's load and the Postgres handshake overlap); whichever opened is
@@ -310,9 +312,11 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
     const needsMerge = deltaCount > 0 || (p.spec.mode === 'mirror' && (isFull || diff.removed > 0)) || p.spec.mode === 'replace';
     // A full sync leaves the rows to send as a view; the numbered table is built only if needed.
     let isWholeModelDelivered = isFull;
+    let loadedDirectly = false;
     if (!needsMerge) {
       result.counts.unchanged = diff.read - diff.invalid - diff.notSent;
     } else if (isBulkDestination(dest)) {
+      actx.isStaged = true;
       const { merged } = await deliverBulk(
         dest,
         {
@@ -329,6 +333,7 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
         (st) => recordRejected(ws, keyColumns, st.rejected, result),
       );
       result.counts.sent = deltaCount;
+      loadedDirectly = !merged;
       if (!merged) {
         result.counts.inserted = deltaCount;
       } else {
@@ -366,6 +371,7 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
       await recordRejected(ws, keyColumns, written.rejectedRemoved, result, 'removed');
       result.counts.unchanged = diff.read - diff.invalid - deltaCount - diff.notSent;
     }
+    await timed('change log', () => writeChangeLog(p, ws, history, result, { keyColumns, isFull, isSent: needsMerge, loadedDirectly }));
     await pauseForTests('snapshot');
     // A model that matches the snapshot leaves it as it is: nothing to record.
     if (!diff.matchesSnapshot) {
@@ -450,7 +456,7 @@ export async function describeAndPrepare(
       `${p.file.split('/').pop()}: mode: destination ${dest.kind} does not offer mode ${p.spec.mode}; it offers ${modes.join(', ')}`,
     );
   }
-  const schema = await source.describe(p.spec.model);
+  const schema = await describeModel(p, source);
   const plan = planColumns(p, schema);
   // A destination with no table to describe (an API, a cache) checks its own settings against the columns.
   if (!dest.describe) {
@@ -470,6 +476,17 @@ export async function describeAndPrepare(
   const problems = checkTarget(p, plan, target, dest);
   if (problems.length && mayCreate) throw schemaMismatch(problems, dest.label);
   return { plan, schema, targetExists: true, problems };
+}
+
+/** The model's columns; a model the source rejects (bad SQL, no such table) is named with its file, source and model. */
+export async function describeModel(p: Pipeline, source: Source): Promise<Schema> {
+  try {
+    return await source.describe(p.spec.model);
+  } catch (e) {
+    if (!(e instanceof ModelError)) throw e;
+    const model = 'query' in p.spec.model ? 'model.query' : `model.table ${p.spec.model.table}`;
+    throw new ModelError(`${basename(p.file)}: ${model} (source ${p.spec.source.type}): ${e.message}`, { cause: e });
+  }
 }
 
 async function prepareWorkspace(

@@ -5,6 +5,7 @@ import type { TargetTable } from '../destinations/destination.js';
 import type { Column, LogicalType, Value } from '../types/logical-type.js';
 import { openDestination, openSource } from './connect.js';
 import { planColumns } from './column-plan.js';
+import { describeModel } from './run-pipeline.js';
 import { openWorkspace } from '../diff/workspace.js';
 import { loadBatchesIntoDuckdb } from '../diff/model-loader.js';
 import { readRows } from '../diff/compute-diff.js';
@@ -101,7 +102,7 @@ async function verifyOnce(p: Pipeline, n: number): Promise<VerifyResult> {
   const dest = await openDestination(p, { isDryRun: true });
   let ws: Awaited<ReturnType<typeof openWorkspace>> | undefined;
   try {
-    const schema = await source.describe(p.spec.model);
+    const schema = await describeModel(p, source);
     const plan = planColumns(p, schema);
     if (!dest.capabilities.readBack || !dest.readBack) {
       throw new OutflowError(

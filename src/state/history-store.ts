@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import Database from 'better-sqlite3';
 import type { RejectedRowRecord, RowCounts, RunResult, RunStatus, StageTiming } from '../state/run-result.js';
 import { LockedError } from '../errors.js';
+import type { ChangeEntry, ChangeOperation } from '../diff/change-keys.js';
 import { redact, redactValue } from '../config/redact.js';
 
 /**
@@ -46,6 +47,14 @@ export class HistoryStore {
         reason TEXT NOT NULL
       );
       CREATE INDEX IF NOT EXISTS rejected_by_run ON rejected_rows (run_id);
+      CREATE TABLE IF NOT EXISTS changes (
+        run_id INTEGER NOT NULL,
+        op TEXT NOT NULL,
+        key TEXT NOT NULL,
+        column_name TEXT,
+        reason TEXT
+      );
+      CREATE INDEX IF NOT EXISTS changes_by_run ON changes (run_id);
       CREATE TABLE IF NOT EXISTS locks (
         pipeline TEXT PRIMARY KEY,
         run_id INTEGER,
@@ -54,6 +63,7 @@ export class HistoryStore {
         acquired_at TEXT NOT NULL
       );
     `);
+    addRunNumbers(db);
     return new HistoryStore(db);
   }
 
@@ -106,16 +116,24 @@ export class HistoryStore {
     return { runId: held.run_id, since: held.acquired_at, pid: held.pid, host: held.host };
   }
 
-  startRun(pipeline: string, mode: string, trigger: string, status: RunStatus = 'running'): { id: number; startedAt: string } {
+  /**
+   * Records a new run. `id` is unique in the state folder; `number` counts this pipeline's
+   * runs (1, 2, 3…) however many pipelines share the folder, and is what users see.
+   */
+  startRun(pipeline: string, mode: string, trigger: string, status: RunStatus = 'running'): { id: number; number: number; startedAt: string } {
     const startedAt = new Date().toISOString();
-    const r = this.db
-      .prepare(
-        `INSERT INTO runs (pipeline, status, trigger, mode, started_at, counts, stages, pid, host) VALUES (?, ?, ?, ?, ?, '{}', '[]', ?, ?)`,
-      )
-      .run(pipeline, status, trigger, mode, startedAt, process.pid, hostname());
-    const id = Number(r.lastInsertRowid);
-    if (status === 'running') this.db.prepare('UPDATE locks SET run_id = ? WHERE pipeline = ? AND pid = ?').run(id, pipeline, process.pid);
-    return { id, startedAt };
+    const insert = this.db.transaction(() => {
+      const r = this.db
+        .prepare(
+          `INSERT INTO runs (pipeline, number, status, trigger, mode, started_at, counts, stages, pid, host)
+           VALUES (?, (SELECT coalesce(max(number), 0) + 1 FROM runs WHERE pipeline = ?), ?, ?, ?, ?, '{}', '[]', ?, ?) RETURNING id, number`,
+        )
+        .get(pipeline, pipeline, status, trigger, mode, startedAt, process.pid, hostname()) as { id: number; number: number };
+      if (status === 'running') this.db.prepare('UPDATE locks SET run_id = ? WHERE pipeline = ? AND pid = ?').run(r.id, pipeline, process.pid);
+      return r;
+    });
+    const { id, number } = insert.immediate();
+    return { id, number, startedAt };
   }
 
   /** Progress while a run is going (counts and stages so far), for live status. */
@@ -169,6 +187,12 @@ export class HistoryStore {
     return row ? toRecord(row) : undefined;
   }
 
+  /** A pipeline's run by its number (what `outflow runs` shows and `--run N` takes). */
+  getRunByNumber(pipeline: string, number: number): RunRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM runs WHERE pipeline = ? AND number = ?').get(pipeline, number) as RunRow | undefined;
+    return row ? toRecord(row) : undefined;
+  }
+
   rejectedRows(runId: number, limit = 100, offset = 0): RejectedRowRecord[] {
     const rows = this.db
       .prepare('SELECT key, column_name, reason FROM rejected_rows WHERE run_id = ? ORDER BY rowid LIMIT ? OFFSET ?')
@@ -210,6 +234,48 @@ export class HistoryStore {
     for (const r of rows) yield { key: JSON.parse(r.key), column: r.column_name ?? undefined, reason: r.reason };
   }
 
+  /** Appends one page of a run's change log (key JSON, operation, and for a rejection its reason). */
+  recordChanges(runId: number, entries: ChangeEntry[]): void {
+    const ins = this.db.prepare('INSERT INTO changes (run_id, op, key, column_name, reason) VALUES (?, ?, ?, ?, ?)');
+    this.db.transaction(() => {
+      for (const e of entries) ins.run(runId, e.op, redact(e.key), e.column ?? null, e.reason ? redact(e.reason) : null);
+    })();
+  }
+
+  /** Forgets a run's change log (an attempt that is being retried records it again). */
+  clearChanges(runId: number): void {
+    this.db.prepare('DELETE FROM changes WHERE run_id = ?').run(runId);
+  }
+
+  /** One page of a run's change log, in the order it was recorded. */
+  changes(runId: number, limit = 100, offset = 0): ChangeRecord[] {
+    const rows = this.db
+      .prepare('SELECT op, key, column_name, reason FROM changes WHERE run_id = ? ORDER BY rowid LIMIT ? OFFSET ?')
+      .all(runId, limit, offset) as { op: ChangeOperation; key: string; column_name: string | null; reason: string | null }[];
+    return rows.map((r) => ({ op: r.op, key: JSON.parse(r.key), ...(r.column_name ? { column: r.column_name } : {}), ...(r.reason ? { reason: r.reason } : {}) }));
+  }
+
+  /** How many change-log entries a run has, per operation. */
+  countChanges(runId: number): Partial<Record<ChangeOperation, number>> {
+    const rows = this.db.prepare('SELECT op, count(*) AS n FROM changes WHERE run_id = ? GROUP BY op').all(runId) as { op: ChangeOperation; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.op, r.n]));
+  }
+
+  /** Drops the change logs of a pipeline's runs beyond the newest `keepRuns`, or older than `keepDays`. */
+  pruneChanges(pipeline: string, retention: { keepRuns?: number; keepDays?: number }): void {
+    if (retention.keepRuns !== undefined) {
+      this.db
+        .prepare(
+          `DELETE FROM changes WHERE run_id IN (SELECT id FROM runs WHERE pipeline = ? AND id NOT IN (SELECT id FROM runs WHERE pipeline = ? ORDER BY id DESC LIMIT ?))`,
+        )
+        .run(pipeline, pipeline, retention.keepRuns);
+    }
+    if (retention.keepDays !== undefined) {
+      const cutoff = new Date(Date.now() - retention.keepDays * 86_400_000).toISOString();
+      this.db.prepare('DELETE FROM changes WHERE run_id IN (SELECT id FROM runs WHERE pipeline = ? AND started_at < ?)').run(pipeline, cutoff);
+    }
+  }
+
   /** Totals per run status for one pipeline (for /metrics): runs, summed duration and summed row counts. */
   runTotals(pipeline: string): RunTotals[] {
     const kinds = ['read', 'added', 'changed', 'removed', 'sent', 'inserted', 'updated', 'deleted', 'unchanged', 'rejected', 'retried', 'stillRejected'] as const;
@@ -237,6 +303,13 @@ export class HistoryStore {
   }
 }
 
+export interface ChangeRecord {
+  op: ChangeOperation;
+  key: Record<string, unknown>;
+  column?: string;
+  reason?: string;
+}
+
 export interface RunTotals {
   status: RunStatus;
   runs: number;
@@ -246,6 +319,8 @@ export interface RunTotals {
 
 export interface RunRecord {
   id: number;
+  /** The run's number among its pipeline's runs. */
+  number: number;
   pipeline: string;
   status: RunStatus;
   trigger: string;
@@ -262,6 +337,7 @@ export interface RunRecord {
 
 interface RunRow {
   id: number;
+  number: number;
   pipeline: string;
   status: RunStatus;
   trigger: string;
@@ -279,6 +355,7 @@ interface RunRow {
 function toRecord(r: RunRow): RunRecord {
   return {
     id: r.id,
+    number: r.number,
     pipeline: r.pipeline,
     status: r.status,
     trigger: r.trigger,
@@ -292,6 +369,21 @@ function toRecord(r: RunRow): RunRecord {
     stages: JSON.parse(r.stages),
     error: r.error ?? undefined,
   };
+}
+
+/**
+ * History files written before run numbers counted per pipeline get the column, and their
+ * runs are numbered in the order they ran, per pipeline; old files stay readable.
+ */
+function addRunNumbers(db: Database.Database): void {
+  const columns = db.prepare('PRAGMA table_info(runs)').all() as { name: string }[];
+  if (!columns.some((c) => c.name === 'number')) {
+    db.transaction(() => {
+      db.exec('ALTER TABLE runs ADD COLUMN number INTEGER');
+      db.exec('UPDATE runs SET number = (SELECT count(*) FROM runs AS r WHERE r.pipeline = runs.pipeline AND r.id <= runs.id)');
+    }).immediate();
+  }
+  db.exec('CREATE UNIQUE INDEX IF NOT EXISTS runs_by_number ON runs (pipeline, number)');
 }
 
 function isAlive(pid: number): boolean {

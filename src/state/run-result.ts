@@ -55,7 +55,10 @@ export function oneLineReason(reason: string): string {
 const CONTROL_ESCAPES: Record<string, string> = { '\t': '\\t', '\n': '\\n', '\r': '\\r' };
 
 export interface RunResult {
+  /** Unique in the state folder (history's key). */
   runId: number;
+  /** The run's number among this pipeline's runs: 1, 2, 3… */
+  runNumber: number;
   pipeline: string;
   status: RunStatus;
   startedAt: string;

@@ -44,7 +44,7 @@ describe('pipeline config', () => {
   });
 
   it('rejects unknown keys instead of ignoring them', () => {
-    expect(errorOf(VALID + 'mdoe: upsert\n')).toMatch(/^pipeline\.yaml:10: \(top level\): unknown field "mdoe"$/);
+    expect(errorOf(VALID + 'mdoe: upsert\n')).toMatch(/^pipeline\.yaml:10: \(top level\): unknown field "mdoe"; did you mean "mode"\?$/);
     expect(errorOf(VALID.replace('  table: target', '  table: target\n  tabel: x'))).toMatch(/destination: unknown field "tabel"/);
   });
 

@@ -13,5 +13,6 @@ export async function callCommand(
   const sink = (append: (s: string) => void) => ({ write: (s: string) => (append(s), true), isTTY: false }) as unknown as NodeJS.WriteStream;
   const reporter = new Reporter(json, false, sink((s) => (out += s)), sink((s) => (err += s)));
   const code = await command.run(args, opts, reporter);
+  reporter.finish();
   return { code, out, err };
 }

@@ -1,6 +1,7 @@
 import { ConnectionError, OutflowError, TransientError } from '../../errors.js';
 import { redact } from '../../config/redact.js';
 import { isPgConnectionSettingsError, isTransientPgError, type PgErrorLike } from '../../connections/postgres-faults.js';
+import { missingPasswordMessage } from '../../connections/pg-connection-string.js';
 
 /** Errors caused by one row's values (class 22 data exceptions, class 23 integrity violations). */
 export function isRowLevelPgError(e: unknown): boolean {
@@ -17,6 +18,8 @@ export function columnOf(e: PgErrorLike): string | undefined {
 
 /** Message, detail and hint of a Postgres error, with secrets removed. */
 export function describePgError(e: unknown): string {
+  const noPassword = missingPasswordMessage(e);
+  if (noPassword) return noPassword;
   const err = e as PgErrorLike;
   const parts = [err?.message ?? String(e)];
   if (err?.detail) parts.push(err.detail);
@@ -29,6 +32,6 @@ export function wrapPgError(context: string, e: unknown): Error {
   if (e instanceof OutflowError) return e;
   const msg = `${context}: ${describePgError(e)}`;
   if (isTransientPgError(e)) return new TransientError(msg, { cause: e });
-  if (isPgConnectionSettingsError(e)) return new ConnectionError(msg, { cause: e });
+  if (isPgConnectionSettingsError(e) || missingPasswordMessage(e)) return new ConnectionError(msg, { cause: e });
   return new OutflowError(msg, { cause: e });
 }

@@ -9,9 +9,11 @@ import { rowAlignedPieces } from '../row-aligned-pieces.js';
 import { tlsOptionsFor } from '../../connections/tls-options.js';
 import { OutflowError, TransientError } from '../../errors.js';
 import { describePgError } from './pg-errors.js';
+import { preparePgliteDataDir } from './pglite-template.js';
 import { isTransientPgError, type PgErrorLike } from '../../connections/postgres-faults.js';
 import { cloudSqlTargetOf } from '../../connections/cloudsql/cloudsql-config.js';
 import { openCloudSql } from '../../connections/cloudsql/cloudsql-connector.js';
+import { libpqCompatibleUrl } from '../../connections/pg-connection-string.js';
 
 /** COPY input: bytes, and optionally a way to hand them back once written (see EncodedChunk). */
 export type CopyChunk = Pick<EncodedChunk, 'bytes' | 'release'>;
@@ -64,7 +66,7 @@ export async function connectServer(config: PostgresDestinationConfig, opts: Ses
   const cloudTarget = cloudSqlTargetOf(config);
   const cloud = cloudTarget ? await openCloudSql(cloudTarget, { timeoutMs: connectTimeoutMs }) : undefined;
   const client = new pg.Client({
-    ...(cloud ? cloud.options : { connectionString: config.url }),
+    ...(cloud ? cloud.options : { connectionString: libpqCompatibleUrl(config.url!) }),
     connectionTimeoutMillis: connectTimeoutMs,
     statement_timeout: opts.statementTimeoutMs,
     query_timeout: opts.statementTimeoutMs ? opts.statementTimeoutMs + CLIENT_GRACE_MS : undefined,
@@ -178,7 +180,7 @@ const PGLITE_COPY_BYTES = 8 * 1024 * 1024;
 
 export async function connectEmbedded(dataDir: string): Promise<PgSession> {
   const { PGlite } = await import('@electric-sql/pglite');
-  const db: PGlite = await PGlite.create(dataDir);
+  const db: PGlite = await PGlite.create(dataDir, preparePgliteDataDir(dataDir));
   await db.query(`SET TimeZone = 'UTC'`);
   return {
     async query<T>(sql: string, params?: unknown[]) {

@@ -474,6 +474,23 @@ export class PostgresDestination implements BulkDestination {
     await this.session.query(sql);
   }
 
+  /**
+   * Postgres parses and analyses a PREPAREd statement without running it, so a table it names
+   * that does not exist is found here. Only SELECT/INSERT/UPDATE/DELETE/MERGE/VALUES can be
+   * prepared; for other statements (TRUNCATE, DDL) nothing can be told in advance.
+   */
+  async checkStatement(sql: string): Promise<string | undefined> {
+    try {
+      await this.session.query(`PREPARE _outflow_check AS ${sql}`);
+    } catch (e) {
+      const err = e as { code?: string; message?: string };
+      // 42P01 undefined_table, 3F000 invalid_schema_name
+      return err.code === '42P01' || err.code === '3F000' ? err.message : undefined;
+    }
+    await this.session.query('DEALLOCATE _outflow_check');
+    return undefined;
+  }
+
   async close(): Promise<void> {
     await this.session.close();
   }

@@ -4,7 +4,7 @@ import type { Batch, Schema } from '../../types/logical-type.js';
 import type { Model, ReadOptions, Source } from '../source.js';
 import type { DuckdbSourceConfig } from './duckdb-config.js';
 import { describeRelation, streamBatches } from '../../duckdb/duckdb-relation.js';
-import { ConnectionError } from '../../errors.js';
+import { ConnectionError, ModelError, OutflowError } from '../../errors.js';
 import { duckdbInstanceOptions } from '../../duckdb/duckdb-memory.js';
 
 /** The embedded default: a DuckDB file or in-memory database, with optional setup SQL. */
@@ -57,7 +57,21 @@ export class DuckdbSource implements Source {
   }
 
   async describe(model: Model): Promise<Schema> {
-    return describeRelation(this.connection, relationSql(model));
+    // The user's query is prepared on its own first: a mistake in it is then reported with
+    // DuckDB's line and caret pointing into the user's SQL, not into outflow's wrapper.
+    if ('query' in model) {
+      try {
+        (await this.connection.prepare(model.query.trim().replace(/;\s*$/, ''))).destroySync();
+      } catch (e) {
+        throw new ModelError((e as Error).message);
+      }
+    }
+    try {
+      return await describeRelation(this.connection, relationSql(model));
+    } catch (e) {
+      if (e instanceof OutflowError) throw e;
+      throw new ModelError((e as Error).message);
+    }
   }
 
   read(model: Model, schema: Schema, opts: ReadOptions): AsyncIterable<Batch> {

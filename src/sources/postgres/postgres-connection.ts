@@ -6,6 +6,7 @@ import { isPgConnectionSettingsError, isTransientPgError } from '../../connectio
 import { tlsOptionsFor } from '../../connections/tls-options.js';
 import { cloudSqlTargetOf } from '../../connections/cloudsql/cloudsql-config.js';
 import { openCloudSql } from '../../connections/cloudsql/cloudsql-connector.js';
+import { libpqCompatibleUrl, missingPasswordMessage } from '../../connections/pg-connection-string.js';
 
 /** A pool and what else to close with it (the Cloud SQL connector, when the source uses one). */
 export interface OwnedPgPool {
@@ -19,7 +20,7 @@ export async function createPgPool(config: PostgresSourceConfig, baseDir: string
   const cloudTarget = cloudSqlTargetOf(config);
   const cloud = cloudTarget ? await openCloudSql(cloudTarget) : undefined;
   const pool = new pg.Pool({
-    ...(cloud ? cloud.options : { connectionString: config.url }),
+    ...(cloud ? cloud.options : { connectionString: libpqCompatibleUrl(config.url!) }),
     ...(ssl === undefined ? {} : { ssl }),
     max: 2,
     application_name: 'outflow',
@@ -42,7 +43,7 @@ export async function createPgPool(config: PostgresSourceConfig, baseDir: string
 export function classifyPgError(e: unknown, what: string): Error {
   if (e instanceof OutflowError) return e;
   const err = e as Error & { code?: string };
-  const message = `postgres source: ${what}: ${redact(err.message ?? String(e))}`;
+  const message = `postgres source: ${what}: ${missingPasswordMessage(e) ?? redact(err.message ?? String(e))}`;
   if (isTransientPgError(e)) return new TransientError(message, { cause: e });
   if (isPgConnectionSettingsError(e) || /when trying to connect/i.test(err.message ?? '')) return new ConnectionError(message, { cause: e });
   return new ModelError(message, { cause: e });

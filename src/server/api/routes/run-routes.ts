@@ -86,6 +86,34 @@ export const runRoutes: RouteModule = (api, ctx) => {
 
   api.route({
     method: 'GET',
+    url: '/api/pipelines/:name/runs/:id/changes',
+    schema: {
+      tags,
+      summary: "A run's row-level change log, paged: key, operation, and why a row was rejected",
+      params: runParams,
+      querystring: z.object({ limit: pageParam(100, MAX_PAGE), offset: pageParam(0, Number.MAX_SAFE_INTEGER) }),
+      response: {
+        200: z.object({
+          run: z.number().int(),
+          number: z.number().int().optional(),
+          counts: z.record(z.string(), z.number().int()),
+          changes: z.array(z.object({ op: z.string(), key: z.record(z.string(), z.unknown()), column: z.string().optional(), reason: z.string().optional() })),
+          limit: z.number().int(),
+          offset: z.number().int(),
+        }),
+        404: errorBody,
+      },
+    },
+    handler: async (req) => {
+      const { run, entry } = findRun(ctx, req.params.id, validPipeline(entryNamed(ctx, req.params.name)).name);
+      const store = ctx.stores.get(entry.pipeline!.stateDir);
+      const { limit, offset } = req.query;
+      return { run: run.id, number: run.number, counts: store.countChanges(run.id), changes: store.changes(run.id, limit, offset), limit, offset };
+    },
+  });
+
+  api.route({
+    method: 'GET',
     url: '/api/pipelines/:name/runs/:id/rejected',
     schema: {
       tags,
