@@ -1,7 +1,6 @@
 import { listValue, quotedIdentifier, quotedString, type DuckDBConnection } from '@duckdb/node-api';
 import type { Column } from '../types/logical-type.js';
 import type { SyncMode } from '../config/pipeline-schema.js';
-import { FULL_DELTA_VIEW } from './compute-diff.js';
 
 export type ChangeOperation = 'inserted' | 'updated' | 'deleted' | 'rejected' | 'retried' | 'sent';
 
@@ -53,10 +52,12 @@ export async function* changeKeys(c: DuckDBConnection, input: ChangeKeysInput): 
   }
   const kinds =
     input.mode === 'insert_new' || input.mode === 'insert' ? 'd._added' : input.mode === 'update' && !input.isFull ? 'NOT d._added' : 'true';
-  // Rows loaded straight into an empty table were read from the unnumbered full view and
-  // none was refused (a refusal sends the run through staging instead).
+  // Rows loaded straight into an empty table are every sendable model row, and none was
+  // refused (a refusal sends the run through staging instead). Their keys are read from the
+  // diff's narrow key+hash table, not the full view: that would read the model again (a CSV
+  // model needs more DuckDB memory to read than the key table does).
   const parts = input.loadedDirectly
-    ? [`SELECT ${opOf.replace(diffOp, `'inserted'`)} AS op, ${key('d')} AS key FROM ${FULL_DELTA_VIEW} AS d`]
+    ? [`SELECT ${opOf.replace(diffOp, `'inserted'`)} AS op, ${key('d')} AS key FROM _outflow_d AS d WHERE d._bad IS NULL`]
     : [
         `SELECT ${opOf} AS op, ${key('d')} AS key FROM _outflow_delta AS d
            WHERE ${kinds} AND d._rn NOT IN (SELECT _rn FROM _outflow_rejected)`,

@@ -324,9 +324,13 @@ export async function commitPendingDelivery(connection: DuckDBConnection, pendin
   await connection.run(`CREATE OR REPLACE TEMP TABLE _outflow_removed AS SELECT * FROM ${SNAP}.pending_removed`);
   await connection.run(`CREATE OR REPLACE TEMP TABLE _outflow_rejected_removed AS SELECT _rn FROM ${SNAP}.pending_removed WHERE _rn IN (${list(refused.deletes)})`);
   await connection.run(`CREATE OR REPLACE TEMP TABLE _outflow_gone AS SELECT * FROM ${SNAP}.pending_gone`);
+  // No row of the dead run was refused before sending that is not already in the pending
+  // delta's refusals: the refused-keys table commitSnapshot writes reads an empty _outflow_d.
+  const keyList = pending.commit.keys.map(quotedIdentifier).join(', ');
+  await connection.run(`CREATE OR REPLACE TEMP TABLE _outflow_d AS SELECT ${keyList}, NULL::VARCHAR AS _bad FROM ${SNAP}.pending_delta WHERE false`);
   const isRefused = refused.rows.length + refused.deletes.length > 0;
   await commitSnapshot(connection, { ...pending.commit, cursor: isRefused && pending.commit.cursor !== undefined ? pending.cursorIfRefused : pending.commit.cursor });
-  for (const t of ['_outflow_delta', '_outflow_rejected', '_outflow_removed', '_outflow_rejected_removed', '_outflow_gone']) await connection.run(`DROP TABLE IF EXISTS ${t}`);
+  for (const t of ['_outflow_delta', '_outflow_rejected', '_outflow_removed', '_outflow_rejected_removed', '_outflow_gone', '_outflow_d']) await connection.run(`DROP TABLE IF EXISTS ${t}`);
 }
 
 /** Forgets a pending delivery the destination never committed (the run died before its COMMIT). */
