@@ -4,6 +4,7 @@ import { pendingSchema, PENDING_KIND, PENDING_PN } from '../sources/warehouse-di
 import type { SyncMode } from '../config/pipeline-schema.js';
 import { ModelError } from '../errors.js';
 import { loadBatchesIntoDuckdb } from './model-loader.js';
+import { FULL_DELTA_VIEW } from './compute-diff.js';
 
 /**
  * The engine's side of `diff: warehouse` (the source's dialect writes the SQL, this
@@ -141,7 +142,7 @@ export async function loadPartition(
 ): Promise<LoadedPartition> {
   const kinds: PendingKind[] = opts.isMirror ? [...opts.sentKinds, 'r'] : opts.sentKinds;
   const schema = pendingSchema(spec);
-  for (const name of ['_outflow_d']) await c.run(`DROP VIEW IF EXISTS ${name}`);
+  for (const name of ['_outflow_d', FULL_DELTA_VIEW]) await c.run(`DROP VIEW IF EXISTS ${name}`);
   for (const name of ['_outflow_cand', '_outflow_delta', '_outflow_gone', '_outflow_removed']) await c.run(`DROP TABLE IF EXISTS ${name}`);
   await loadBatchesIntoDuckdb(c, 'outflow_pending', schema, wd.sql.stream(wd.dialect.readPartition(spec, part, kinds), schema, opts.batchSize, opts.signal), opts.onRows);
   const cols = spec.columns.map((col) => q(col.name)).join(', ');
@@ -155,6 +156,8 @@ export async function loadPartition(
   );
   await c.run(`CREATE TEMP VIEW _outflow_d AS SELECT ${keys}, _h, _added, _bad FROM _outflow_cand`);
   await c.run(`CREATE TEMP TABLE _outflow_delta AS SELECT row_number() OVER (ORDER BY _pn) AS _rn, _h, _added, _pn, ${cols} FROM _outflow_cand WHERE _bad IS NULL`);
+  // What a full sync streams when it loads straight into an empty target (see deliverBulk).
+  await c.run(`CREATE TEMP VIEW ${FULL_DELTA_VIEW} AS SELECT _h, _added, ${cols} FROM _outflow_delta`);
   await c.run(`CREATE TEMP TABLE _outflow_gone AS SELECT ${keys} FROM outflow_pending WHERE ${PENDING_KIND} = 'r'`);
   await c.run(
     `CREATE TEMP TABLE _outflow_removed AS
