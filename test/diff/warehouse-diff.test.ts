@@ -172,3 +172,40 @@ describe.each(ENGINES)('warehouse diff on $name', ({ name, open }) => {
     await expect(computeWarehouseDiff(wd, s, { isFull: false, hadFingerprint: true })).resolves.toMatchObject({ added: 0, changed: 0 });
   });
 });
+
+describe('state the credentials may not create', () => {
+  it('postgres: names the schema and the privilege to grant', async () => {
+    const role = uniqueName('wh_norole');
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    await admin.query(`CREATE ROLE ${role} LOGIN`);
+    const url = new URL(PG_URL);
+    url.username = role;
+    const source = await createSource({ type: 'postgres', url: url.toString() }, '.');
+    try {
+      const spec: WarehouseDiffSpec = { model: { table: 'x' }, stateSchema: uniqueName('wh_denied'), stateName: 'p', modelNames: ['a'], columns: [{ name: 'a', type: { kind: 'int32' }, nullable: false }], keys: ['a'], partitions: 1 };
+      await expect(openWarehouseState(source.warehouseDiff!, spec)).rejects.toThrow(
+        new RegExp(`schema "${spec.stateSchema}", which does not exist, and ${role} may not create it .*GRANT CREATE ON DATABASE`),
+      );
+    } finally {
+      await source.close();
+      await admin.query(`DROP ROLE ${role}`);
+      await admin.end();
+    }
+  });
+
+  it('duckdb: a source opened read_only says so', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'w.duckdb');
+    const rw = await createSource({ type: 'duckdb', path, read_only: false }, dir);
+    await rw.execute!('CREATE TABLE t (a INTEGER)');
+    await rw.close();
+    const source = await createSource({ type: 'duckdb', path, read_only: true }, dir);
+    try {
+      const spec: WarehouseDiffSpec = { model: { table: 't' }, stateSchema: 'outflow_state', stateName: 'p', modelNames: ['a'], columns: [{ name: 'a', type: { kind: 'int32' }, nullable: false }], keys: ['a'], partitions: 1 };
+      await expect(openWarehouseState(source.warehouseDiff!, spec)).rejects.toThrow(/schema "outflow_state" of the source file, which is opened read_only; set source.read_only: false/);
+    } finally {
+      await source.close();
+    }
+  });
+});
