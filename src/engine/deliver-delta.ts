@@ -44,8 +44,10 @@ export interface DeliveredCounts {
 
 /**
  * Sends the workspace's delta to the destination in its shape: staged and merged (bulk),
- * or written batch by batch (records). The local diff sends its one delta this way; the
- * warehouse diff sends each partition this way.
+ * or written batch by batch (records). The warehouse diff sends each partition this way.
+ * (The local diff's run in run-pipeline.ts still does this inline, with the delivery
+ * ledger's pending record and replace's deleteUnwritten; folding the two together is left
+ * for after issue 15 and 14 have both landed.)
  */
 export async function deliverDelta(d: DeltaDelivery): Promise<DeliveredCounts> {
   const { dest, deltaCount } = d;
