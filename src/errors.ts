@@ -35,3 +35,6 @@ export class TransientError extends OutflowError {}
 
 /** The run was cancelled (SIGTERM, abort) or exceeded its time budget. */
 export class CancelledError extends OutflowError {}
+
+/** outflow may not keep its state where the pipeline says (a schema it cannot create or write): names the schema and the privilege. */
+export class StateAccessError extends OutflowError {}

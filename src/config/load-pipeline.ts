@@ -114,6 +114,13 @@ function checkCrossFields(spec: PipelineSpec, shown: string): void {
     const dup = targets.find((t, i) => targets.indexOf(t) !== i);
     if (dup) throw new ConfigError(`${shown}: mapping: two model columns map to destination column "${dup}"`);
   }
+  if (spec.diff !== 'warehouse') {
+    for (const field of ['state_schema', 'partitions'] as const) {
+      if (spec[field] !== undefined) throw new ConfigError(`${shown}: ${field}: applies only with diff: warehouse (the diff here is ${spec.diff})`);
+    }
+  } else if (spec.incremental) {
+    throw new ConfigError(`${shown}: incremental: diff: warehouse compares the whole model with its snapshot in the warehouse; a cursor is not used there (remove incremental, or use diff: local)`);
+  }
   if (spec.incremental && (spec.mode === 'mirror' || spec.mode === 'replace')) {
     throw new ConfigError(
       `${shown}: incremental: a cursor reads only new rows, so it cannot tell which rows left the model; mode ${spec.mode} needs the whole model`,

@@ -95,6 +95,19 @@ export const pipelineSchema = z.strictObject({
   alerts: z.array(alert).default([]),
   state: z.strictObject({ dir: z.string() }).optional(),
   change_log: changeLog,
+  /**
+   * Where the diff runs: `local` (DuckDB in this process, the snapshot in the state folder)
+   * or `warehouse` (the source's own SQL; the snapshot lives in the warehouse, in
+   * `state_schema`, and only changed rows leave it). See docs/scale.md.
+   */
+  diff: z.enum(['local', 'warehouse']).default('local'),
+  /** diff: warehouse — the schema (BigQuery: dataset) outflow owns in the warehouse; default outflow_state. */
+  state_schema: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'a plain schema name: letters, digits and _, not starting with a digit')
+    .optional(),
+  /** diff: warehouse — changed rows are split into this many partitions by a hash of the key, each delivered and recorded on its own. */
+  partitions: z.number().int().min(1).max(256).optional(),
 });
 
 export type PipelineInput = z.input<typeof pipelineSchema>;

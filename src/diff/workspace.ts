@@ -34,15 +34,8 @@ export async function openWorkspace(source: Source, model: Model, schema: Schema
     await opts.beforeLoad?.(connection);
     return { connection, relation: sql, close: async () => undefined };
   }
-  // Bounded memory: DuckDB spills to disk rather than growing the process.
-  const instance = await DuckDBInstance.create(':memory:', duckdbInstanceOptions());
-  const connection = await instance.connect();
-  const close = async () => {
-    connection.closeSync();
-    instance.closeSync();
-  };
+  const { connection, close } = await openScratchWorkspace();
   try {
-    await connection.run(`SET TimeZone = 'UTC'`); // timestamptz text in UTC ('…+00')
     await opts.beforeLoad?.(connection);
     await loadBatchesIntoDuckdb(
       connection,
@@ -56,5 +49,21 @@ export async function openWorkspace(source: Source, model: Model, schema: Schema
     await close();
     throw e;
   }
+  return { connection, relation: 'temp.main.outflow_model AS model', close };
+}
+
+/**
+ * A private in-memory DuckDB for rows that come from elsewhere (a source that is not
+ * DuckDB, a warehouse diff's partition). Bounded memory: DuckDB spills to disk rather than
+ * growing the process.
+ */
+export async function openScratchWorkspace(): Promise<Workspace> {
+  const instance = await DuckDBInstance.create(':memory:', duckdbInstanceOptions());
+  const connection = await instance.connect();
+  const close = async () => {
+    connection.closeSync();
+    instance.closeSync();
+  };
+  await connection.run(`SET TimeZone = 'UTC'`); // timestamptz text in UTC ('…+00')
   return { connection, relation: 'temp.main.outflow_model AS model', close };
 }

@@ -37,6 +37,8 @@ import { columnList } from '../duckdb/duckdb-sql.js';
 import { guardMassDelete } from '../destinations/mass-delete.js';
 import { deliverBulk, stageMirrorKeys } from './deliver-bulk.js';
 import { deliverRecords, previewRecordWrites } from './deliver-records.js';
+import { type Timed } from './deliver-delta.js';
+import { runWithWarehouseDiff } from './run-warehouse-diff.js';
 import { pauseForTests } from '../test-hooks.js';
 import { backoffDelay, sleep } from './retry.js';
 import { writeChangeLog } from './change-log.js';
@@ -252,6 +254,34 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
     actx.names = await dest.actionNames();
     await timed('before actions', () => runActions(p, 'before', actx));
     const { plan, schema } = await timed('describe', () => describeAndPrepare(p, source, dest, true));
+    if (p.spec.diff === 'warehouse') {
+      await runWithWarehouseDiff({
+        p,
+        source,
+        dest,
+        plan,
+        fingerprint: snapshotFingerprint(p, plan),
+        result,
+        opts,
+        timed,
+        adoptWorkspace: (ws) => (c.workspace = ws),
+        reconnect: async () => {
+          await c.destination?.close().catch(() => undefined);
+          c.destination = undefined;
+          c.destination = await openDestination(p);
+          actx.destination = c.destination;
+          // A destination learns its target when described; staging needs it.
+          await c.destination.describe?.();
+          return c.destination;
+        },
+        mergePlan: (isFull, delivery) => mergePlanFor(p, plan, isFull, !!opts.allowMassDelete, delivery),
+        recordRejected: (ws, keyColumns, rejected, of) => recordRejected(ws, keyColumns, rejected, result, of),
+        maxRejectedRecorded: MAX_REJECTED_RECORDED,
+      });
+      // The destination may have been opened again (see reconnect).
+      await finishAttempt(p, c.destination!, actx, timed);
+      return;
+    }
     const prepared = await timed('extract', () => prepareWorkspace(p, source, schema, plan, { ...opts, reconcile: true }, c));
     const { ws, isFull, fullReason, fingerprint, meta } = prepared;
     if (prepared.reconciled !== undefined) {
@@ -383,9 +413,7 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
         }).then(() => publishSnapshot(ws.connection, p.stateDir, p.name)),
       );
     }
-    await timed('cleanup', () => dest.cleanup());
-    await timed('success actions', () => runActions(p, 'on_success', actx));
-    await timed('after actions', () => runActions(p, 'after', actx));
+    await finishAttempt(p, dest, actx, timed);
   } catch (e) {
     const extra: string[] = [];
     for (const hook of ['on_failure', 'after'] as const) {
@@ -402,6 +430,13 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
     opts.signal.removeEventListener('abort', onAbort);
     await closeAll(c);
   }
+}
+
+/** After the snapshot is recorded: the destination's staging dropped, then the success and after actions. */
+async function finishAttempt(p: Pipeline, dest: Destination, actx: ActionContext, timed: Timed): Promise<void> {
+  await timed('cleanup', () => dest.cleanup());
+  await timed('success actions', () => runActions(p, 'on_success', actx));
+  await timed('after actions', () => runActions(p, 'after', actx));
 }
 
 /**
@@ -593,6 +628,9 @@ export interface PreviewResult {
 export async function previewPipeline(p: Pipeline, opts: { full?: boolean; sampleSize?: number } = {}): Promise<PreviewResult> {
   const c: Connected = {};
   const n = opts.sampleSize ?? 5;
+  if (p.spec.diff === 'warehouse') {
+    throw new ConfigError(`${p.file.split('/').pop()}: diff: warehouse: preview does not compute the warehouse-side diff yet; run it, or preview with diff: local`);
+  }
   // A dry run reads a private copy of the last committed snapshot: a run going on meanwhile
   // (a schedule in serve, another process) keeps its own file and lock.
   const snapshot = copySnapshotForReading(p.stateDir, p.name);

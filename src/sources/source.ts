@@ -1,5 +1,6 @@
 import type { Batch, Schema } from '../types/logical-type.js';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import type { WarehouseDiff } from './warehouse-diff.js';
 
 /** A model is either a table (optionally schema-qualified) or a query in the source's SQL. */
 export type Model = { table: string } | { query: string };
@@ -27,6 +28,11 @@ export interface Source {
    * on a DuckDB connection, so the diff can run on the model itself with no copy.
    */
   duckdbRelation?(model: Model): Promise<{ connection: DuckDBConnection; sql: string }>;
+  /**
+   * Sources whose warehouse can diff the model against a snapshot kept in the warehouse
+   * itself (`diff: warehouse`): its SQL dialect and a way to run it.
+   */
+  readonly warehouseDiff?: WarehouseDiff;
   /** Run a user action on the source (actions with `on: source`). */
   execute?(sql: string): Promise<void>;
   close(): Promise<void>;

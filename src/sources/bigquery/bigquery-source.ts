@@ -8,6 +8,9 @@ import { dryRunSchema, getTable, queryPages, runQuery, tableDataPages, type Quer
 import { createBigqueryClient } from './bigquery-rest.js';
 import { schemaFromFields, type BigqueryField } from './bigquery-types.js';
 import { rowDecoder } from './bigquery-values.js';
+import type { WarehouseDiff } from '../warehouse-diff.js';
+import { bigqueryWarehouseDialect } from './bigquery-warehouse-dialect.js';
+import { BigqueryWarehouseSql } from './bigquery-warehouse-sql.js';
 
 /** Table types tabledata.list can read; views and external tables have to be queried. */
 const LISTABLE_TABLE_TYPES = new Set(['TABLE', 'SNAPSHOT']);
@@ -19,11 +22,15 @@ const LISTABLE_TABLE_TYPES = new Set(['TABLE', 'SNAPSHOT']);
  */
 export class BigquerySource implements Source {
   readonly kind = 'bigquery';
+  readonly warehouseDiff: WarehouseDiff;
 
   constructor(
     private readonly client: BigQuery,
     private readonly config: BigquerySourceConfig,
-  ) {}
+  ) {
+    const place = { project: config.project, dataset: config.dataset, location: config.location };
+    this.warehouseDiff = { dialect: bigqueryWarehouseDialect(place), sql: new BigqueryWarehouseSql(client, place) };
+  }
 
   static async open(config: BigquerySourceConfig, baseDir: string, env: NodeJS.ProcessEnv = process.env): Promise<BigquerySource> {
     return new BigquerySource(createBigqueryClient(config, baseDir, env), config);

@@ -6,14 +6,20 @@ import type { DuckdbSourceConfig } from './duckdb-config.js';
 import { describeRelation, streamBatches } from '../../duckdb/duckdb-relation.js';
 import { ConnectionError, ModelError, OutflowError } from '../../errors.js';
 import { duckdbInstanceOptions } from '../../duckdb/duckdb-memory.js';
+import type { WarehouseDiff } from '../warehouse-diff.js';
+import { duckdbWarehouseDialect } from './duckdb-warehouse-dialect.js';
+import { DuckdbWarehouseSql } from './duckdb-warehouse-sql.js';
 
 /** The embedded default: a DuckDB file or in-memory database, with optional setup SQL. */
 export class DuckdbSource implements Source {
   readonly kind = 'duckdb';
+  readonly warehouseDiff: WarehouseDiff;
   private constructor(
     private readonly instance: DuckDBInstance,
     private readonly connection: DuckDBConnection,
-  ) {}
+  ) {
+    this.warehouseDiff = { dialect: duckdbWarehouseDialect, sql: new DuckdbWarehouseSql(connection) };
+  }
 
   static async open(config: DuckdbSourceConfig, baseDir: string): Promise<DuckdbSource> {
     const path = config.path === ':memory:' ? ':memory:' : resolve(baseDir, config.path);

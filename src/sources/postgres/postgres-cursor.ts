@@ -79,7 +79,7 @@ export async function* streamPgCursor(pool: pg.Pool, read: CursorRead): AsyncIte
 }
 
 /** Session settings under which parsePgText reads the output; a server without a setting (Redshift) keeps its default. */
-async function applyTextSettings(client: pg.PoolClient): Promise<void> {
+export async function applyTextSettings(client: pg.ClientBase): Promise<void> {
   for (const [name, value] of PG_TEXT_SESSION_SETTINGS) {
     try {
       await client.query(`SELECT pg_catalog.set_config($1, $2, false)`, [name, value]);

@@ -5,12 +5,17 @@ import type { PostgresSourceConfig } from './postgres-config.js';
 import { classifyPgError, createPgPool } from './postgres-connection.js';
 import { describePgRelation, pgRelationSql } from './postgres-relation.js';
 import { streamPgCursor } from './postgres-cursor.js';
+import type { WarehouseDiff } from '../warehouse-diff.js';
+import { postgresWarehouseDialect } from './postgres-warehouse-dialect.js';
+import { PostgresWarehouseSql } from './postgres-warehouse-sql.js';
 
 export interface PostgresSourceOptions {
   /** Rows per FETCH; defaults to each read's batch size. */
   fetchSize?: number;
   /** Ends the pool (and what came with it) on close(), when the source created it. */
   closePool?: () => Promise<void>;
+  /** The user the pool connects as, named in errors about missing privileges. */
+  user?: string;
 }
 
 /**
@@ -19,16 +24,19 @@ export interface PostgresSourceOptions {
  */
 export class PostgresSource implements Source {
   readonly kind = 'postgres';
+  readonly warehouseDiff: WarehouseDiff;
 
   /** Takes its pool from outside, so tests and other callers can hand in their own. */
   constructor(
     private readonly pool: pg.Pool,
     private readonly options: PostgresSourceOptions = {},
-  ) {}
+  ) {
+    this.warehouseDiff = { dialect: postgresWarehouseDialect, sql: new PostgresWarehouseSql(pool, options.user) };
+  }
 
   static async open(config: PostgresSourceConfig, baseDir: string): Promise<PostgresSource> {
     const owned = await createPgPool(config, baseDir);
-    return new PostgresSource(owned.pool, { fetchSize: config.fetch_size, closePool: owned.close });
+    return new PostgresSource(owned.pool, { fetchSize: config.fetch_size, closePool: owned.close, user: userOf(config.url) });
   }
 
   async describe(model: Model): Promise<Schema> {
@@ -72,5 +80,15 @@ export class PostgresSource implements Source {
 
   async close(): Promise<void> {
     await this.options.closePool?.();
+  }
+}
+
+/** The user name in a postgres:// URL, if it names one. */
+function userOf(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    return decodeURIComponent(new URL(url).username) || undefined;
+  } catch {
+    return undefined;
   }
 }
