@@ -49,7 +49,28 @@ export const DESTINATION_TEMPLATES: Record<string, string> = {
   url: \${DATABASE_URL}                   # postgres://user:password@host:5432/db, from the environment
   table: customers                       # schema-qualified names work: crm.customers
   # ssl: { mode: verify-full, ca_file: ca.pem }
+  # cloudsql: { instance: "project:region:instance" }   # instead of url, with database/user/password (docs/cloudsql.md)
   # create_table: true                   # default: created from the model's types when missing`,
+  mysql: `destination:
+  type: mysql                            # MySQL 8 or MariaDB 10.6+; the server needs local_infile = ON
+  url: \${MYSQL_URL}                      # mysql://user:password@host:3306/db, from the environment
+  table: customers
+  # ssl: { mode: verify-full, ca_file: ca.pem }
+  # create_table: true                   # default: created from the model's types when missing`,
+  http: `destination:
+  type: http                             # one POST of a JSON array per batch; a result per row
+  url: https://api.example.com/customers
+  headers: { Authorization: "Bearer \${API_TOKEN}" }   # header values never appear in logs
+  batch_size: 100
+  # max_requests_per_second: 5
+  # changed: { method: PATCH, url: "https://api.example.com/customers/{id}" }
+  # removed: { method: DELETE, url: "https://api.example.com/customers/{id}" }   # lets mode: mirror delete`,
+  redis: `destination:
+  type: redis                            # one hash per row, e.g. HGET customer:42 plan
+  url: \${REDIS_URL}                      # redis://host:6379/0 (rediss:// for TLS)
+  key: "customer:{id}"                   # {column} placeholders; a composite key uses several
+  # format: json                         # one JSON string per key instead of a hash
+  # ttl: 7d`,
 };
 
 export function pipelineTemplate(name: string, source: string, destination: string): string {

@@ -45,7 +45,7 @@ describe('outflow init', () => {
   });
 
   it('every source × destination template parses as written', () => {
-    const env = { WAREHOUSE_URL: 'postgres://u@h/db', DATABASE_URL: 'postgres://u@h/db', GCP_PROJECT: 'p', GOOGLE_APPLICATION_CREDENTIALS: '/k.json' };
+    const env = { WAREHOUSE_URL: 'postgres://u@h/db', DATABASE_URL: 'postgres://u@h/db', MYSQL_URL: 'mysql://u@h/db', REDIS_URL: 'redis://h:6379/0', API_TOKEN: 't', GCP_PROJECT: 'p', GOOGLE_APPLICATION_CREDENTIALS: '/k.json' };
     for (const s of Object.keys(SOURCE_TEMPLATES)) {
       for (const d of Object.keys(DESTINATION_TEMPLATES)) {
         const p = parsePipeline(pipelineTemplate('p', s, d), '/tmp/p.yaml', { env });
