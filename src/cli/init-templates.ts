@@ -56,6 +56,7 @@ export const DESTINATION_TEMPLATES: Record<string, string> = {
   url: \${MYSQL_URL}                      # mysql://user:password@host:3306/db, from the environment
   table: customers
   # ssl: { mode: verify-full, ca_file: ca.pem }
+  # cloudsql: { instance: "project:region:instance" }   # instead of url, with database/user/password (docs/cloudsql.md)
   # create_table: true                   # default: created from the model's types when missing`,
   http: `destination:
   type: http                             # one POST of a JSON array per batch; a result per row

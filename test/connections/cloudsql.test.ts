@@ -360,6 +360,17 @@ describe('config: url or cloudsql', () => {
     expect(load('  type: postgres\n  cloudsql: { instance: "p:r:i", auth: iam }\n  database: d\n  user: sa@p.iam\n  table: t\n')).toBe('loaded');
   });
 
+  it('the MySQL destination takes the same fields (url optional with cloudsql)', () => {
+    expect(load('  type: mysql\n  table: t\n')).toBe('FILE:4: destination.url: required: a connection url, or cloudsql: { instance: "project:region:instance" }');
+    expect(load('  type: mysql\n  url: mysql://h/db\n  cloudsql: { instance: "p:r:i" }\n  table: t\n')).toBe(
+      'FILE:6: destination.cloudsql: give either url or cloudsql (an instance connection name), not both',
+    );
+    expect(load('  type: mysql\n  cloudsql: { instance: "p:r:i" }\n  user: u\n  password: ${PW}\n  table: t\n')).toBe(
+      'FILE:4: destination.database: required with cloudsql: the database name on the instance',
+    );
+    expect(load('  type: mysql\n  cloudsql: { instance: "p:r:i" }\n  database: d\n  user: u\n  password: ${PW}\n  table: t\n')).toBe('loaded');
+  });
+
   it('a malformed connection name, and ssl beside cloudsql', () => {
     expect(load('  type: postgres\n  cloudsql: { instance: "my-instance" }\n  database: d\n  user: u\n  password: ${PW}\n  table: t\n')).toMatch(
       /^FILE:5: destination.cloudsql.instance: an instance connection name "project:region:instance"/,

@@ -6,6 +6,8 @@ import { tlsOptionsFor } from '../../connections/tls-options.js';
 import { OutflowError, TransientError } from '../../errors.js';
 import type { MysqlDestinationConfig } from './mysql-config.js';
 import { describeMysqlError, isTransientMysqlError, wrapMysqlError } from './mysql-errors.js';
+import { cloudSqlTargetOf } from '../../connections/cloudsql/cloudsql-config.js';
+import { openCloudSql } from '../../connections/cloudsql/cloudsql-connector.js';
 
 /** What a data-changing statement reports (FOUND_ROWS off: an update that changes nothing counts 0). */
 export interface Outcome {
@@ -55,8 +57,14 @@ const CLIENT_GRACE_MS = 5_000;
 
 export async function connectMysql(config: MysqlDestinationConfig, opts: MysqlSessionOptions): Promise<MysqlSession> {
   const ssl = tlsOptionsFor(config.ssl, opts.baseDir, 'destination.ssl');
+  const connectTimeoutMs = opts.connectTimeoutMs ?? 10_000;
+  // A Cloud SQL instance: the connector hands mysql2 a ready TLS socket in place of host and
+  // port. LOAD DATA LOCAL still works: the file is a client-side stream (infileStreamFactory)
+  // written into whatever socket the connection has.
+  const cloudTarget = cloudSqlTargetOf(config);
+  const cloud = cloudTarget ? await openCloudSql(cloudTarget, { timeoutMs: connectTimeoutMs }) : undefined;
   const conn = mysql.createConnection({
-    uri: config.url,
+    ...(cloud ? cloud.options : { uri: config.url }),
     charset: 'utf8mb4',
     // Off, so affectedRows counts rows really changed, not rows matched: an upsert of
     // identical values counts 0 and an update 2 (MySQL's ON DUPLICATE KEY arithmetic).
@@ -67,7 +75,7 @@ export async function connectMysql(config: MysqlDestinationConfig, opts: MysqlSe
     dateStrings: true,
     jsonStrings: true,
     timezone: 'Z',
-    connectTimeout: opts.connectTimeoutMs ?? 10_000,
+    connectTimeout: connectTimeoutMs,
     multipleStatements: false,
     ...(ssl ? { ssl: ssl as mysql.SslOptions } : {}),
   });
@@ -107,6 +115,7 @@ export async function connectMysql(config: MysqlDestinationConfig, opts: MysqlSe
     }
   } catch (e) {
     conn.destroy();
+    cloud?.close();
     throw wrapMysqlError(`${opts.label}: cannot connect`, e);
   }
 
@@ -161,17 +170,21 @@ export async function connectMysql(config: MysqlDestinationConfig, opts: MysqlSe
     },
     escapeId: (name) => mysql.escapeId(name),
     async close() {
-      if (lost) return void conn.destroy();
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          conn.destroy();
-          resolve();
-        }, 2_000);
-        conn.end(() => {
-          clearTimeout(timer);
-          resolve();
+      if (lost) conn.destroy();
+      else {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            conn.destroy();
+            resolve();
+          }, 2_000);
+          conn.end(() => {
+            clearTimeout(timer);
+            resolve();
+          });
         });
-      });
+      }
+      // Stops the connector's certificate refresh timer, which would keep the process alive.
+      cloud?.close();
     },
   };
 }
