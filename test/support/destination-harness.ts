@@ -38,6 +38,16 @@ export interface DestinationHarness {
   open(prefix: string): Promise<Fixture>;
 }
 
+/**
+ * The test pause points (src/test-hooks.ts) a run into a destination of each shape passes
+ * through, in run order: the kill tests stop a run at each. The records path has no
+ * staging, COPY or merge transaction; it pauses after its first batch was written.
+ */
+export const KILL_POINTS = {
+  bulk: ['before-stage', 'copy', 'merge', 'merge-commit', 'snapshot'],
+  records: ['write', 'snapshot'],
+} as const satisfies Record<DestinationHarness['shape'], readonly string[]>;
+
 /** What a SQL database destination declares: every mode, read back, refused columns named, reachable from the CLI. */
 const sqlDatabase = { shape: 'bulk', modes: SYNC_MODES, readBack: true, namesRejectedColumn: true, mirrorDeletesUnknownRows: true, cli: true, refusesValues: true } as const;
 

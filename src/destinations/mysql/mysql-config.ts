@@ -15,6 +15,8 @@ export const mysqlDestinationConfig = z
     table: z.string().min(1),
     /** Create the target from the model's schema when it does not exist. */
     create_table: z.boolean().default(true),
+    /** Database where outflow keeps its delivery ledger (`_outflow_deliveries`); the target table's database when unset. */
+    ledger_schema: z.string().min(1).optional(),
   })
   .superRefine(checkUrlOrCloudSql);
 

@@ -2,6 +2,8 @@ import type { Batch, Column, LogicalType, Value } from '../../types/logical-type
 import type {
   ActionNames,
   BulkDestination,
+  DeliveryIdentity,
+  DeliveryRecord,
   DestinationCapabilities,
   EncodedChunk,
   MergePlan,
@@ -32,7 +34,12 @@ export interface MysqlDestinationOptions {
   label: string;
   /** Dry runs never touch the target (staging is session-local in every run). */
   isDryRun?: boolean;
+  /** Database of outflow's delivery ledger table; the target's database when unset. */
+  ledgerSchema?: string;
 }
+
+/** outflow's delivery ledger: one row per pipeline, the last delivery that committed (see BulkDestination.delivered). */
+const LEDGER_TABLE = '_outflow_deliveries';
 
 /** Identifier length limit of MySQL and MariaDB. */
 const MAX_IDENT = 64;
@@ -49,7 +56,7 @@ interface LoadOutcome extends Outcome {
 /** Opens a MySQL or MariaDB server (create-destination.ts's registry line); connectMysql classifies its failures. */
 export async function openMysqlDestination(config: MysqlDestinationConfig, ctx: DestinationContext): Promise<MysqlDestination> {
   const session = await connectMysql(config, { connectTimeoutMs: ctx.timeouts.connect, statementTimeoutMs: ctx.timeouts.statement, label: ctx.label, baseDir: ctx.baseDir });
-  return new MysqlDestination(session, { table: config.table, pipelineName: ctx.pipelineName, label: ctx.label, isDryRun: ctx.isDryRun });
+  return new MysqlDestination(session, { table: config.table, pipelineName: ctx.pipelineName, label: ctx.label, isDryRun: ctx.isDryRun, ledgerSchema: config.ledger_schema });
 }
 
 export class MysqlDestination implements BulkDestination {
@@ -151,10 +158,10 @@ export class MysqlDestination implements BulkDestination {
     return r;
   }
 
-  async stage(columns: Column[], rows: RowStream, opts: { mayLoadDirectly: boolean }): Promise<StageResult> {
+  async stage(columns: Column[], rows: RowStream, opts: { mayLoadDirectly: boolean; delivery?: DeliveryIdentity }): Promise<StageResult> {
     await this.tableName();
     try {
-      if (opts.mayLoadDirectly && !this.opts.isDryRun && (await this.loadIntoEmptyTarget(columns, rows))) {
+      if (opts.mayLoadDirectly && !this.opts.isDryRun && (await this.loadIntoEmptyTarget(columns, rows, opts.delivery))) {
         return { staged: 0, rejected: [], loadedDirectly: true };
       }
       const cols = columns.map((c) => this.q(c.name));
@@ -210,8 +217,9 @@ export class MysqlDestination implements BulkDestination {
    * transaction that first checks, with a locking read, that it is empty. Any warning rolls
    * back to the empty table and the caller takes the staging path, which isolates the rows.
    */
-  private async loadIntoEmptyTarget(columns: Column[], rows: RowStream): Promise<boolean> {
+  private async loadIntoEmptyTarget(columns: Column[], rows: RowStream, delivery?: DeliveryIdentity): Promise<boolean> {
     const t = qualified(this.session, await this.tableName());
+    if (delivery) await this.ensureLedger();
     await this.session.query('START TRANSACTION');
     try {
       const any = await this.session.query(`SELECT 1 FROM ${t} LIMIT 1 FOR UPDATE`);
@@ -224,6 +232,7 @@ export class MysqlDestination implements BulkDestination {
         await this.session.query('ROLLBACK');
         return false;
       }
+      if (delivery) await this.recordDelivery(delivery, { rows: [], deletes: [] });
       await this.session.query('COMMIT');
       return true;
     } catch (e) {
@@ -283,6 +292,7 @@ export class MysqlDestination implements BulkDestination {
       `SELECT min(${RN}) AS lo, max(${RN}) AS hi, count(*) AS n FROM ${s.staging}`,
     );
     const staged = Number(range.n);
+    if (plan.delivery) await this.ensureLedger();
     await this.session.query('START TRANSACTION');
     try {
       const deletes = plan.mode === 'replace' ? 'all' : plan.deletes;
@@ -315,6 +325,9 @@ export class MysqlDestination implements BulkDestination {
           });
         }
       }
+      if (plan.delivery) {
+        await this.recordDelivery(plan.delivery, { rows: result.rejected.map((r) => r.rn), deletes: (result.rejectedDeletes ?? []).map((r) => r.rn) });
+      }
       await pauseForTests('merge-commit'); // crash tests: the merge done but not committed
       await this.session.query('COMMIT');
     } catch (e) {
@@ -324,6 +337,46 @@ export class MysqlDestination implements BulkDestination {
     const merged = staged - result.rejected.length;
     result.unchanged = plan.mode === 'insert' || plan.mode === 'replace' ? 0 : Math.max(0, merged - result.inserted - result.updated);
     return result;
+  }
+
+  private async ledgerName(): Promise<{ schema: string; table: string }> {
+    return { schema: this.opts.ledgerSchema ?? (await this.tableName()).schema, table: LEDGER_TABLE };
+  }
+
+  private async ledgerSql(): Promise<string> {
+    const l = await this.ledgerName();
+    return `${this.q(l.schema)}.${this.q(l.table)}`;
+  }
+
+  /**
+   * Creates the ledger when it is missing. Before the transaction: DDL commits implicitly in
+   * MySQL, so it must never run inside the merge's transaction.
+   */
+  private async ensureLedger(): Promise<void> {
+    if (this.opts.ledgerSchema) await this.session.query(`CREATE DATABASE IF NOT EXISTS ${this.q(this.opts.ledgerSchema)}`);
+    await this.session.query(
+      `CREATE TABLE IF NOT EXISTS ${await this.ledgerSql()} (pipeline varchar(255) NOT NULL PRIMARY KEY, run_id bigint NOT NULL, snapshot_version bigint NOT NULL, refused longtext NOT NULL, committed_at datetime(6) NOT NULL) ENGINE=InnoDB`,
+    );
+  }
+
+  /** The ledger row of this delivery, inside the transaction that writes its rows: both commit or neither. */
+  private async recordDelivery(d: DeliveryIdentity, refused: DeliveryRecord['refused']): Promise<void> {
+    await this.session.change(
+      `INSERT INTO ${await this.ledgerSql()} (pipeline, run_id, snapshot_version, refused, committed_at) VALUES (?, ?, ?, ?, UTC_TIMESTAMP(6))
+       ON DUPLICATE KEY UPDATE run_id = VALUES(run_id), snapshot_version = VALUES(snapshot_version), refused = VALUES(refused), committed_at = VALUES(committed_at)`,
+      [d.pipeline, d.runId, d.snapshotVersion, JSON.stringify(refused)],
+    );
+  }
+
+  async delivered(pipeline: string, runId: number): Promise<DeliveryRecord | undefined> {
+    const l = await this.ledgerName();
+    const exists = await this.count('SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = ? AND table_name = ?', [l.schema, l.table]);
+    if (exists === 0) return undefined;
+    const [row] = await this.session.query<{ run_id: string; snapshot_version: string; refused: string; committed_at: string }>(
+      `SELECT CAST(run_id AS CHAR) AS run_id, CAST(snapshot_version AS CHAR) AS snapshot_version, refused, CAST(committed_at AS CHAR) AS committed_at FROM ${await this.ledgerSql()} WHERE pipeline = ? AND run_id = ?`,
+      [pipeline, runId],
+    );
+    return row ? { runId: Number(row.run_id), snapshotVersion: Number(row.snapshot_version), committedAt: `${row.committed_at}+00`, refused: JSON.parse(String(row.refused)) } : undefined;
   }
 
   private async guardDeletes(s: MergeSql, plan: MergePlan, kind: 'keys' | 'absent' | 'all'): Promise<void> {
