@@ -72,6 +72,7 @@ describe('outflow serve: the OpenAPI document matches live responses', () => {
         '/api/pipelines/{name}/runs',
         '/api/pipelines/{name}/runs/{id}',
         '/api/pipelines/{name}/runs/{id}/events',
+        '/api/pipelines/{name}/runs/{id}/changes',
         '/api/pipelines/{name}/runs/{id}/rejected',
         '/api/pipelines/{name}/runs/{id}/rejected.csv',
         '/api/runs/{id}',
@@ -104,12 +105,13 @@ describe('outflow serve: the OpenAPI document matches live responses', () => {
     await call('GET', `${P}/runs/${started.run_id}`, '/api/pipelines/{name}/runs/{id}', 200);
     await call('GET', `/api/runs/${started.run_id}?pipeline=${name}`, '/api/runs/{id}', 200);
     await call('GET', '/api/runs/99999', '/api/runs/{id}', 404);
+    await call('GET', `${P}/runs/${started.run_id}/changes`, '/api/pipelines/{name}/runs/{id}/changes', 200);
     await call('GET', `${P}/runs/${started.run_id}/rejected?q=just`, '/api/pipelines/{name}/runs/{id}/rejected', 200);
     await call('GET', `${P}/runs/${started.run_id}/events`, '/api/pipelines/{name}/runs/{id}/events', 200);
     await call('POST', `${P}/pause`, '/api/pipelines/{name}/pause', 200);
     await call('POST', `${P}/resume`, '/api/pipelines/{name}/resume', 200);
     await call('POST', '/api/pipelines/broken/runs', '/api/pipelines/{name}/runs', 422);
-    expect(checked.length).toBe(21);
+    expect(checked.length).toBe(22);
     // The schemas have teeth: a pipeline without its fields is refused.
     const list = ajv.getSchema('openapi#/paths/~1api~1pipelines/get/responses/200/content/application~1json/schema')!;
     expect(list({ pipelines: [{ name: 'x' }] })).toBe(false);

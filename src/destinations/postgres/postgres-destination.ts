@@ -41,8 +41,14 @@ export interface PostgresDestinationOptions {
   ledgerSchema?: string;
 }
 
-/** outflow's delivery ledger: one row per pipeline, the last delivery that committed (see Destination.delivered). */
-const LEDGER_TABLE = '_outflow_deliveries';
+/**
+ * outflow's delivery ledger: the last delivery of a pipeline that committed (see
+ * Destination.delivered). One table per pipeline, like the staging tables, owned by the role
+ * that runs that pipeline: a table shared by every pipeline of a schema would belong to
+ * whichever role created it first, and another role syncing into the same schema could not
+ * write it.
+ */
+const LEDGER_PREFIX = '_outflow_ledger_';
 
 /** Identifier length limit of Postgres (NAMEDATALEN - 1). */
 const MAX_IDENT = 63;
@@ -276,7 +282,7 @@ export class PostgresDestination implements BulkDestination {
   }
 
   private async ledgerName(): Promise<string> {
-    return `${this.q(this.opts.ledgerSchema ?? (await this.tableName()).schema)}.${this.q(LEDGER_TABLE)}`;
+    return `${this.q(this.opts.ledgerSchema ?? (await this.tableName()).schema)}.${this.q(`${LEDGER_PREFIX}${this.opts.pipelineName}`.slice(0, MAX_IDENT))}`;
   }
 
   /** Creates the ledger when it is missing (before the transaction, so the merge's own locks stay few). */
@@ -286,8 +292,6 @@ export class PostgresDestination implements BulkDestination {
     await this.session.query(
       `CREATE TABLE IF NOT EXISTS ${ledger} (pipeline text PRIMARY KEY, run_id bigint NOT NULL, snapshot_version bigint NOT NULL, refused text NOT NULL, committed_at timestamptz NOT NULL DEFAULT now())`,
     );
-    // A ledger created before snapshot versions were recorded gains the column.
-    await this.session.query(`ALTER TABLE ${ledger} ADD COLUMN IF NOT EXISTS snapshot_version bigint NOT NULL DEFAULT 0`);
   }
 
   /** The ledger row of this delivery, inside the transaction that writes its rows: both commit or neither. */
