@@ -66,7 +66,7 @@ describe('outflow serve: web UI in Chromium', () => {
     // Live status: the row turns to running, then to the run's outcome, without a reload.
     await row.locator('[data-status="running"]').waitFor({ timeout: 10_000 });
     await snap('serve-pipelines-running.png');
-    await row.locator('[data-status="partial"]').waitFor({ timeout: 60_000 });
+    await row.locator('[data-status="partial"]').waitFor({ timeout: 180_000 });
     await expect(row.textContent()).resolves.toMatch(/run \d+.*added 60 · changed 0 · removed 0 · rejected 1/);
     await snap('serve-pipelines-done.png');
 
