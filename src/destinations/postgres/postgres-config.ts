@@ -9,7 +9,7 @@ const common = {
   create_table: z.boolean().default(true),
 };
 
-/** Where outflow keeps its delivery ledger (`_outflow_ledger_<pipeline>`); the target table's schema when unset. */
+/** Where outflow keeps its delivery ledger (`_outflow_ledger_<table>`); the target table's schema when unset. */
 const ledgerSchema = z.string().min(1).optional();
 
 export const postgresDestinationConfig = z

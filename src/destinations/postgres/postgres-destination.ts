@@ -42,11 +42,11 @@ export interface PostgresDestinationOptions {
 }
 
 /**
- * outflow's delivery ledger: the last delivery of a pipeline that committed (see
- * Destination.delivered). One table per pipeline, like the staging tables, owned by the role
- * that runs that pipeline: a table shared by every pipeline of a schema would belong to
- * whichever role created it first, and another role syncing into the same schema could not
- * write it.
+ * outflow's delivery ledger: the last delivery of each pipeline that committed (see
+ * Destination.delivered), one row per pipeline. One ledger table per target table, beside
+ * it, so it belongs to the role that writes the target: a table shared by a whole schema (or
+ * by every pipeline of one name) would belong to whichever role created it first, and
+ * another role syncing into the same schema could not write it.
  */
 const LEDGER_PREFIX = '_outflow_ledger_';
 
@@ -282,7 +282,8 @@ export class PostgresDestination implements BulkDestination {
   }
 
   private async ledgerName(): Promise<string> {
-    return `${this.q(this.opts.ledgerSchema ?? (await this.tableName()).schema)}.${this.q(`${LEDGER_PREFIX}${this.opts.pipelineName}`.slice(0, MAX_IDENT))}`;
+    const t = await this.tableName();
+    return `${this.q(this.opts.ledgerSchema ?? t.schema)}.${this.q(`${LEDGER_PREFIX}${t.name}`.slice(0, MAX_IDENT))}`;
   }
 
   /** Creates the ledger when it is missing (before the transaction, so the merge's own locks stay few). */
