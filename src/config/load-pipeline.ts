@@ -19,6 +19,8 @@ export interface Pipeline {
   baseDir: string;
   /** Where run history and snapshots live. */
   stateDir: string;
+  /** A Postgres database holding shared state (state.url, --state-url or OUTFLOW_STATE_URL); undefined: files in stateDir only. */
+  stateUrl?: string;
   spec: PipelineSpec;
 }
 
@@ -26,6 +28,8 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** Overrides spec.state.dir and OUTFLOW_STATE_DIR. */
   stateDir?: string;
+  /** Overrides spec.state.url and OUTFLOW_STATE_URL. */
+  stateUrl?: string;
 }
 
 export function loadPipeline(file: string, opts: LoadOptions = {}): Pipeline {
@@ -102,7 +106,8 @@ export function buildPipeline(
   const stateDir = resolve(
     opts.stateDir ?? (spec.state?.dir ? resolve(baseDir, spec.state.dir) : env.OUTFLOW_STATE_DIR ?? '.outflow'),
   );
-  return { name, file: abs, baseDir, stateDir, spec };
+  const stateUrl = opts.stateUrl ?? spec.state?.url ?? (env.OUTFLOW_STATE_URL || undefined);
+  return { name, file: abs, baseDir, stateDir, ...(stateUrl ? { stateUrl } : {}), spec };
 }
 
 function checkCrossFields(spec: PipelineSpec, shown: string): void {

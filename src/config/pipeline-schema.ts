@@ -46,8 +46,13 @@ const timeouts = z
     connect: duration.default(10_000),
     statement: duration.optional(),
     run: duration.optional(),
+    /**
+     * A partition handed to `outflow worker` processes that is not finished in this long is
+     * taken to be lost (its worker died) and given to another worker: the job queue's expiry.
+     */
+    partition: duration.default(15 * 60_000),
   })
-  .default({ connect: 10_000 });
+  .default({ connect: 10_000, partition: 15 * 60_000 });
 
 const alert = z.strictObject({
   on: z.enum(['failure', 'partial', 'success', 'rejected_share', 'row_count_change']),
@@ -93,7 +98,13 @@ export const pipelineSchema = z.strictObject({
   every: duration.optional(),
   timezone: z.string().optional(),
   alerts: z.array(alert).default([]),
-  state: z.strictObject({ dir: z.string() }).optional(),
+  /**
+   * Where outflow keeps its own state: `dir` (run history, locks and snapshots in files; the
+   * default, `.outflow` beside where it runs) or `url` (a Postgres database several
+   * processes and machines share: run history, locks, rejected rows, and the job queue
+   * `outflow worker` processes take partitions from). OUTFLOW_STATE_URL sets `url` too.
+   */
+  state: z.strictObject({ dir: z.string().optional(), url: z.string().optional() }).optional(),
   change_log: changeLog,
   /**
    * Where the diff runs: `local` (DuckDB in this process, the snapshot in the state folder)
