@@ -36,7 +36,13 @@ export const STATE_DIR_OPTION: CommandOption = {
   description: 'where run history and snapshots live (default: the pipeline\'s state.dir, $OUTFLOW_STATE_DIR or .outflow)',
 };
 
+/** Commands that use shared state take the state database's URL too. */
+export const STATE_URL_OPTION: CommandOption = {
+  flags: '--state-url <url>',
+  description: "a Postgres database for shared state: run history, locks, the workers' job queue (default: the pipeline's state.url or $OUTFLOW_STATE_URL)",
+};
+
 /** The load options a command passes on from its own options. */
-export function stateDirOf(opts: Record<string, unknown>): { stateDir?: string } {
-  return { stateDir: opts.stateDir as string | undefined };
+export function stateDirOf(opts: Record<string, unknown>): { stateDir?: string; stateUrl?: string } {
+  return { stateDir: opts.stateDir as string | undefined, stateUrl: opts.stateUrl as string | undefined };
 }

@@ -33,7 +33,8 @@ export async function main(argv: string[]): Promise<number> {
     for (const o of c.options) cmd.option(o.flags, o.description, o.defaultValue as string | boolean | undefined);
     cmd.action(async (...params: unknown[]) => {
       const command = params[params.length - 1] as Command;
-      const args = params.slice(0, -2).map((a) => (a === undefined ? undefined : String(a))) as string[];
+      // A variadic argument ([paths...]) arrives as an array and stays one.
+      const args = params.slice(0, -2).map((a) => (a === undefined ? undefined : Array.isArray(a) ? a.map(String) : String(a))) as string[];
       const opts = command.opts();
       const global = program.opts();
       const reporter = new Reporter(!!global.json, !!global.verbose);

@@ -2,7 +2,8 @@ import { loadPipeline } from '../config/load-pipeline.js';
 import { runPipeline } from '../engine/run-pipeline.js';
 import { LockedError } from '../errors.js';
 import type { RunResult } from '../state/run-result.js';
-import { defineCommand, EXIT, exitCodeFor, STATE_DIR_OPTION, stateDirOf } from './command.js';
+import { defineCommand, EXIT, exitCodeFor, STATE_DIR_OPTION, STATE_URL_OPTION, stateDirOf } from './command.js';
+import { dispatcherFor } from '../workers/queue-dispatcher.js';
 import { countsLine, duration, formatValue } from './format.js';
 import type { Reporter } from './reporter.js';
 
@@ -13,10 +14,13 @@ export const runCommand = defineCommand({
   options: [
     { flags: '--full', description: 'ignore the snapshot and resync every row (the snapshot is rebuilt)' },
     { flags: '--allow-mass-delete', description: 'let mirror/replace delete more than max_delete_ratio of the target' },
+    { flags: '--workers', description: 'diff: warehouse — hand the partitions to `outflow worker` processes sharing the state database, and wait for them' },
     STATE_DIR_OPTION,
+    STATE_URL_OPTION,
   ],
   async run([file], opts, reporter) {
     const p = loadPipeline(file, stateDirOf(opts));
+    const dispatcher = await dispatcherFor(p, !!opts.workers);
     const abort = new AbortController();
     const onSignal = () => abort.abort();
     process.once('SIGINT', onSignal);
@@ -29,6 +33,7 @@ export const runCommand = defineCommand({
         trigger: 'cli',
         signal: abort.signal,
         onProgress: (e) => reporter.progress(e),
+        dispatcher,
       });
     } catch (e) {
       if (e instanceof LockedError) {
@@ -40,6 +45,7 @@ export const runCommand = defineCommand({
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       reporter.stopProgress();
+      await dispatcher?.close();
     }
     printRun(result, reporter);
     if (result.status === 'success') return EXIT.ok;

@@ -21,6 +21,8 @@ export interface Pipeline {
   stateDir: string;
   /** A Postgres database holding shared state (state.url, --state-url or OUTFLOW_STATE_URL); undefined: files in stateDir only. */
   stateUrl?: string;
+  /** The schema outflow owns in the state database (state.schema, default outflow). */
+  stateSchema: string;
   spec: PipelineSpec;
 }
 
@@ -107,7 +109,7 @@ export function buildPipeline(
     opts.stateDir ?? (spec.state?.dir ? resolve(baseDir, spec.state.dir) : env.OUTFLOW_STATE_DIR ?? '.outflow'),
   );
   const stateUrl = opts.stateUrl ?? spec.state?.url ?? (env.OUTFLOW_STATE_URL || undefined);
-  return { name, file: abs, baseDir, stateDir, ...(stateUrl ? { stateUrl } : {}), spec };
+  return { name, file: abs, baseDir, stateDir, ...(stateUrl ? { stateUrl } : {}), stateSchema: spec.state?.schema ?? 'outflow', spec };
 }
 
 function checkCrossFields(spec: PipelineSpec, shown: string): void {
@@ -122,6 +124,9 @@ function checkCrossFields(spec: PipelineSpec, shown: string): void {
   if (spec.diff !== 'warehouse') {
     for (const field of ['state_schema', 'partitions'] as const) {
       if (spec[field] !== undefined) throw new ConfigError(`${shown}: ${field}: applies only with diff: warehouse (the diff here is ${spec.diff})`);
+    }
+    if (spec.workers) {
+      throw new ConfigError(`${shown}: workers: workers deliver the partitions of a warehouse diff; set diff: warehouse (the diff here is ${spec.diff})`);
     }
   } else if (spec.incremental) {
     throw new ConfigError(`${shown}: incremental: diff: warehouse compares the whole model with its snapshot in the warehouse; a cursor is not used there (remove incremental, or use diff: local)`);

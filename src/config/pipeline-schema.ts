@@ -104,7 +104,22 @@ export const pipelineSchema = z.strictObject({
    * processes and machines share: run history, locks, rejected rows, and the job queue
    * `outflow worker` processes take partitions from). OUTFLOW_STATE_URL sets `url` too.
    */
-  state: z.strictObject({ dir: z.string().optional(), url: z.string().optional() }).optional(),
+  state: z
+    .strictObject({
+      dir: z.string().optional(),
+      url: z.string().optional(),
+      /** With url: the schema outflow owns in the state database (default outflow; the job queue uses <schema>_queue). */
+      schema: z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]{0,50}$/, 'a plain schema name: letters, digits and _, not starting with a digit')
+        .optional(),
+    })
+    .optional(),
+  /**
+   * diff: warehouse — deliver partitions through `outflow worker` processes that share the
+   * state database (state.url), instead of in the run's own process. `run --workers` does the same for one run.
+   */
+  workers: z.boolean().default(false),
   change_log: changeLog,
   /**
    * Where the diff runs: `local` (DuckDB in this process, the snapshot in the state folder)

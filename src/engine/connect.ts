@@ -15,10 +15,14 @@ export async function openSource(p: Pipeline): Promise<Source> {
   }
 }
 
-export async function openDestination(p: Pipeline, opts: { isDryRun?: boolean } = {}): Promise<Destination> {
+/**
+ * `stagingName` names the destination's staging tables when several processes deliver one
+ * pipeline at once (workers, one partition each); the pipeline's name otherwise.
+ */
+export async function openDestination(p: Pipeline, opts: { isDryRun?: boolean; stagingName?: string } = {}): Promise<Destination> {
   try {
     return await createDestination(p.spec.destination, {
-      pipelineName: p.name,
+      pipelineName: opts.stagingName ?? p.name,
       baseDir: p.baseDir,
       isDryRun: opts.isDryRun,
       timeouts: { connect: p.spec.timeouts.connect, statement: p.spec.timeouts.statement },

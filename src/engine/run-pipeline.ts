@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { listValue, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Pipeline } from '../config/load-pipeline.js';
 import { isBulkDestination, type DeliveryIdentity, type Destination, type MergePlan, type PlannedChanges, type RejectedRow, type WritePreview } from '../destinations/destination.js';
 import type { Source } from '../sources/source.js';
@@ -12,7 +12,7 @@ import { runActions, type ActionContext } from './actions.js';
 import { checkTarget, planColumns, schemaMismatch, type ColumnPlan } from './column-plan.js';
 import { snapshotFingerprint } from './fingerprint.js';
 import { adoptLearnedMemoryLimit, memoryLimitToRemember, raisedMemoryLimitAfter, withDuckdbMemoryHint } from '../duckdb/duckdb-memory.js';
-import { emptyCounts, oneLineReason, type RejectedRowRecord, type RunResult, type StageTiming } from '../state/run-result.js';
+import { emptyCounts, type RejectedRowRecord, type RunResult, type StageTiming } from '../state/run-result.js';
 import { openWorkspace, type Workspace } from '../diff/workspace.js';
 import {
   attachSnapshot,
@@ -30,7 +30,7 @@ import {
   type SnapshotCommit,
   type SnapshotMeta,
 } from '../diff/snapshot-store.js';
-import { computeDiff, type DiffCounts, type DiffInput, ensureDeltaTable, invalidRows, keysByRn, readRows } from '../diff/compute-diff.js';
+import { computeDiff, type DiffCounts, type DiffInput, ensureDeltaTable, invalidRows, readRows } from '../diff/compute-diff.js';
 import { settleRowStreams, tableRowStream } from '../diff/delta-row-stream.js';
 import { unstorableReason, unstorableValueSql } from '../duckdb/unstorable-values-sql.js';
 import { columnList } from '../duckdb/duckdb-sql.js';
@@ -39,9 +39,11 @@ import { deliverBulk, stageMirrorKeys } from './deliver-bulk.js';
 import { deliverRecords, previewRecordWrites } from './deliver-records.js';
 import { type Timed } from './deliver-delta.js';
 import { runWithWarehouseDiff } from './run-warehouse-diff.js';
+import type { PartitionDispatcher } from './partition-dispatch.js';
 import { pauseForTests } from '../test-hooks.js';
 import { backoffDelay, sleep } from './retry.js';
 import { writeChangeLog } from './change-log.js';
+import { MAX_REJECTED_RECORDED, recordRejected } from './rejected-rows.js';
 
 export interface ProgressEvent {
   stage: string;
@@ -59,10 +61,9 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Called synchronously once the run holds the lock and has its id (serve answers a trigger with it). */
   onStart?: (runId: number) => void;
+  /** diff: warehouse — partitions go to `outflow worker` processes through it (run --workers, serve). */
+  dispatcher?: PartitionDispatcher;
 }
-
-/** The most rejected rows kept per run in history; the count is always exact. */
-const MAX_REJECTED_RECORDED = 10_000;
 
 /**
  * One run: lock → connect → before actions → describe/validate → diff → stage → merge →
@@ -275,8 +276,7 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
           return c.destination;
         },
         mergePlan: (isFull, delivery) => mergePlanFor(p, plan, isFull, !!opts.allowMassDelete, delivery),
-        recordRejected: (ws, keyColumns, rejected, of) => recordRejected(ws, keyColumns, rejected, result, of),
-        maxRejectedRecorded: MAX_REJECTED_RECORDED,
+        dispatcher: opts.dispatcher,
       });
       // The destination may have been opened again (see reconnect).
       await finishAttempt(p, c.destination!, actx, timed);
@@ -467,7 +467,7 @@ function sentCount(diff: DiffCounts): number {
  * The one MergePlan of a run (preview asks `plan` with the same). The mass-delete limit is
  * dropped by --allow-mass-delete; the destination enforces it inside its merge.
  */
-function mergePlanFor(p: Pipeline, plan: ColumnPlan, isFull: boolean, allowMassDelete: boolean, delivery: DeliveryIdentity): MergePlan {
+export function mergePlanFor(p: Pipeline, plan: ColumnPlan, isFull: boolean, allowMassDelete: boolean, delivery: DeliveryIdentity): MergePlan {
   return {
     mode: p.spec.mode,
     keys: plan.keys,
@@ -582,29 +582,6 @@ function diffInput(p: Pipeline, prepared: Awaited<ReturnType<typeof prepareWorks
     snapshotRows: meta.rows,
     snapshotSummary: meta.summary,
   };
-}
-
-/** Rejected rows are remembered by row number: of the delta, or (`removed`) of the removed keys whose delete was refused. */
-async function recordRejected(
-  ws: Workspace,
-  keyColumns: Column[],
-  rejected: RejectedRow[],
-  result: RunResult,
-  of: 'delta' | 'removed' = 'delta',
-) {
-  if (rejected.length === 0) return;
-  const rns = rejected.map((r) => r.rn);
-  await ws.connection.run(`INSERT INTO ${of === 'delta' ? '_outflow_rejected' : '_outflow_rejected_removed'} SELECT unnest($1::BIGINT[])`, [listOf(rns)]);
-  const keys = await keysByRn(ws.connection, keyColumns, rns.slice(0, MAX_REJECTED_RECORDED), of === 'delta' ? '_outflow_delta' : '_outflow_removed');
-  for (const r of rejected) {
-    if (result.rejected.length >= MAX_REJECTED_RECORDED) break;
-    result.rejected.push({ key: r.key ?? keys.get(r.rn) ?? {}, column: r.column, reason: oneLineReason(r.reason) });
-  }
-  result.counts.rejected += rejected.length;
-}
-
-function listOf(ns: number[]) {
-  return listValue(ns.map((n) => BigInt(n)));
 }
 
 export interface PreviewResult {
