@@ -20,7 +20,7 @@ export const runCommand = defineCommand({
   ],
   async run([file], opts, reporter) {
     const p = loadPipeline(file, stateDirOf(opts));
-    const dispatcher = await dispatcherFor(p, !!opts.workers);
+    const dispatcher = dispatcherFor(p, !!opts.workers);
     const abort = new AbortController();
     const onSignal = () => abort.abort();
     process.once('SIGINT', onSignal);

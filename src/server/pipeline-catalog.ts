@@ -4,6 +4,7 @@ import { Cron } from 'croner';
 import { loadPipeline, type Pipeline } from '../config/load-pipeline.js';
 import { redact } from '../config/redact.js';
 import { ConfigError } from '../errors.js';
+import { requireStateUrl } from '../workers/partition-locks.js';
 
 /** One pipeline file found by `serve`: loaded, or invalid with the reason. */
 export interface CatalogEntry {
@@ -17,6 +18,7 @@ export interface CatalogEntry {
 
 export interface CatalogOptions {
   stateDir?: string;
+  stateUrl?: string;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -30,7 +32,7 @@ export function loadCatalog(dir: string, opts: CatalogOptions = {}): CatalogEntr
   for (const file of findPipelineFiles(dir)) {
     let entry: CatalogEntry;
     try {
-      const pipeline = loadPipeline(file, { stateDir: opts.stateDir, env: opts.env });
+      const pipeline = loadPipeline(file, { stateDir: opts.stateDir, stateUrl: opts.stateUrl, env: opts.env });
       checkServeFields(pipeline);
       entry = { name: pipeline.name, file, pipeline };
     } catch (e) {
@@ -93,6 +95,8 @@ function findPipelineFiles(dir: string): string[] {
 function checkServeFields(p: Pipeline): void {
   const shown = basename(p.file);
   const { schedule, timezone, alerts } = p.spec;
+  // Checked here, not when a run starts: serve would otherwise fail every scheduled run of it.
+  if (p.spec.workers) requireStateUrl(p.stateUrl, `${shown}: workers: delivery by workers`);
   if (timezone) {
     try {
       new Intl.DateTimeFormat('en-US', { timeZone: timezone });

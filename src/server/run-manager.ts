@@ -4,6 +4,7 @@ import { redact } from '../config/redact.js';
 import { runPipeline, type ProgressEvent } from '../engine/run-pipeline.js';
 import type { RunResult, RunStatus } from '../state/run-result.js';
 import { LockedError } from '../errors.js';
+import { dispatcherFor } from '../workers/queue-dispatcher.js';
 import { HistoryStore } from '../state/history-store.js';
 import { alertPayload, deliverAlert, firedAlerts, DEFAULT_DELIVERY, type DeliveryOptions } from './alerts.js';
 import type { ServerLog } from './server-log.js';
@@ -99,9 +100,12 @@ export class RunManager extends EventEmitter<{ event: [RunEvent] }> {
     const done = new Promise<void>((ok) => (settle = ok));
     // runPipeline takes the lock and records the run synchronously, before its first await,
     // and calls onStart then: run.started goes out before the first stage's progress.
+    // A pipeline with workers: true hands its partitions to `outflow worker` processes.
+    const dispatcher = dispatcherFor(p, false);
     const running = runPipeline(p, {
       trigger,
       signal: controller.signal,
+      dispatcher,
       onStart: (id) => {
         runId = id;
         this.active.set(p.name, { pipeline: p.name, runId: id, trigger, startedAt: new Date().toISOString(), controller, done });
@@ -112,6 +116,7 @@ export class RunManager extends EventEmitter<{ event: [RunEvent] }> {
     });
     if (runId === undefined) {
       settle();
+      void dispatcher?.close();
       try {
         await running;
         throw new Error('runPipeline finished without starting a run');
@@ -139,6 +144,7 @@ export class RunManager extends EventEmitter<{ event: [RunEvent] }> {
       .finally(() => {
         this.active.delete(p.name);
         settle();
+        void dispatcher?.close();
       });
     return { kind: 'started', runId: id };
   }

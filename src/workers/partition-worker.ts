@@ -80,7 +80,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
 function findPipeline(o: WorkerOptions, job: PartitionJob): Pipeline {
   for (const path of o.paths) {
     if (statSync(path).isDirectory()) {
-      const entry = loadCatalog(path, { stateDir: o.stateDir }).find((e) => e.name === job.pipeline);
+      const entry = loadCatalog(path, { stateDir: o.stateDir, stateUrl: o.stateUrl }).find((e) => e.name === job.pipeline);
       if (entry?.pipeline) return entry.pipeline;
       if (entry?.error) throw new ConfigError(entry.error);
     } else {

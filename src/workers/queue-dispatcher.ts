@@ -12,42 +12,50 @@ const POLL_MS = 500;
 /**
  * The run's side of delivery by workers: the diff lock around the diff, then one pg-boss
  * job per partition, waited for until each has completed or failed after its last retry.
+ * Connects on first use (a run that fails before its diff never touches the queue), so it
+ * can be handed to runPipeline without an await.
  */
 export class QueueDispatcher implements PartitionDispatcher {
-  private constructor(
-    private readonly queue: PartitionQueue,
-    private readonly locks: PartitionLocks,
+  private opened?: Promise<{ queue: PartitionQueue; locks: PartitionLocks }>;
+
+  constructor(
+    private readonly url: string,
+    private readonly stateSchema: string,
   ) {}
 
-  static async open(url: string, stateSchema: string): Promise<QueueDispatcher> {
-    const locks = await PartitionLocks.connect(url, stateSchema);
-    try {
-      return new QueueDispatcher(await PartitionQueue.open(url, queueSchemaFor(stateSchema)), locks);
-    } catch (e) {
-      await locks.close();
-      throw e;
-    }
+  private open(): Promise<{ queue: PartitionQueue; locks: PartitionLocks }> {
+    this.opened ??= (async () => {
+      const locks = await PartitionLocks.connect(this.url, this.stateSchema);
+      try {
+        return { queue: await PartitionQueue.open(this.url, queueSchemaFor(this.stateSchema)), locks };
+      } catch (e) {
+        await locks.close();
+        throw e;
+      }
+    })();
+    return this.opened;
   }
 
-  beginDiff(pipeline: string, diffId: number, runId: number): Promise<void> {
-    return this.locks.beginDiff(pipeline, diffId, runId);
+  async beginDiff(pipeline: string, diffId: number, runId: number): Promise<void> {
+    await (await this.open()).locks.beginDiff(pipeline, diffId, runId);
   }
 
-  endDiff(pipeline: string): Promise<void> {
-    return this.locks.endDiff(pipeline);
+  async endDiff(pipeline: string): Promise<void> {
+    await (await this.open()).locks.endDiff(pipeline);
   }
 
   async deliver(jobs: PartitionJob[], o: DispatchOptions): Promise<PartitionResult[]> {
-    const ids = await this.queue.enqueue(jobs, { expireInSeconds: o.expireInSeconds, retryLimit: o.retryLimit, retryDelaySeconds: o.retryDelaySeconds });
+    const { queue } = await this.open();
+    const ids = await queue.enqueue(jobs, { expireInSeconds: o.expireInSeconds, retryLimit: o.retryLimit, retryDelaySeconds: o.retryDelaySeconds });
     const ended = new Map<string, JobState>();
     let reported = -1;
     while (ended.size < ids.length) {
       if (o.signal.aborted) {
         // Jobs not yet taken are withdrawn; one in a worker's hands finishes its partition (its delivery and advance are one unit).
-        await this.queue.cancel(ids.filter((id) => !ended.has(id))).catch(() => undefined);
+        await queue.cancel(ids.filter((id) => !ended.has(id))).catch(() => undefined);
         throw new CancelledError('the run was cancelled while workers delivered its partitions');
       }
-      for (const s of await this.queue.states(ids.filter((id) => !ended.has(id)))) {
+      for (const s of await queue.states(ids.filter((id) => !ended.has(id)))) {
         if (s.state === 'completed' || s.state === 'failed' || s.state === 'cancelled' || s.state === 'missing') ended.set(s.id, s);
       }
       if (ended.size !== reported) o.onProgress?.((reported = ended.size), ids.length);
@@ -64,8 +72,9 @@ export class QueueDispatcher implements PartitionDispatcher {
   }
 
   async close(): Promise<void> {
-    await this.queue.close(false);
-    await this.locks.close();
+    const opened = await this.opened?.catch(() => undefined);
+    await opened?.queue.close(false);
+    await opened?.locks.close();
   }
 }
 
@@ -73,11 +82,11 @@ export class QueueDispatcher implements PartitionDispatcher {
  * The dispatcher a run of `p` uses: one on the state database's queue when the pipeline
  * says `workers: true` or the caller asks (`run --workers`); none otherwise.
  */
-export async function dispatcherFor(p: Pipeline, asked: boolean): Promise<QueueDispatcher | undefined> {
+export function dispatcherFor(p: Pipeline, asked: boolean): QueueDispatcher | undefined {
   if (!asked && !p.spec.workers) return undefined;
   const shown = basename(p.file);
   if (p.spec.diff !== 'warehouse') {
     throw new ConfigError(`${shown}: workers deliver the partitions of a warehouse diff; set diff: warehouse (the diff here is ${p.spec.diff})`);
   }
-  return QueueDispatcher.open(requireStateUrl(p.stateUrl, `${shown}: delivery by workers`), p.stateSchema);
+  return new QueueDispatcher(requireStateUrl(p.stateUrl, `${shown}: delivery by workers`), p.stateSchema);
 }

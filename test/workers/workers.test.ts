@@ -204,6 +204,30 @@ describe('outflow worker', () => {
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
   }, 600_000);
 
+  it('serve hands a workers: true pipeline to the workers and records the run', async () => {
+    await stopWorkers();
+    await startWorker();
+    await db.query(`UPDATE ${schema}.small SET v = v + 1 WHERE id % 100 = 0`);
+    const bumped = Number((await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${schema}.small WHERE v = id + 2`)).rows[0].n);
+    const { startTestServer } = await import('../server/serve-fixtures.js');
+    const server = await startTestServer({ dir: join(dir, 'pipelines'), stateDir: join(dir, 'serve-state'), env: { ...process.env, ...env, OUTFLOW_STATE_URL: PG_URL } });
+    try {
+      const started = await server.post('/api/pipelines/wk_small/runs');
+      expect(started.status, started.text).toBe(202);
+      const run = await server.waitForRun('wk_small', started.body.run_id, 120_000);
+      expect(run.status, run.error).toBe('success');
+      // After the tests above: 600 changed rows; alone: a first, full sync.
+      expect(run.counts.sent).toBe(run.counts.added + run.counts.changed);
+      expect(run.counts.sent).toBeGreaterThan(0);
+      const target = await db.query<{ n: string; bumped: string }>(`SELECT count(*)::text AS n, count(*) FILTER (WHERE v = id + 2)::text AS bumped FROM ${schema}.small_target`);
+      expect(Number(target.rows[0].n)).toBe(60000);
+      expect(Number(target.rows[0].bumped)).toBe(bumped);
+      expect(run.stages.filter((s: { stage: string }) => / by [^ ]+:\d+/.test(s.stage))).toHaveLength(6);
+    } finally {
+      await server.stop();
+    }
+  }, 300_000);
+
   it('refuses workers without a warehouse diff or a state database, naming what to set', async () => {
     const local = await runCli(['run', join(dir, 'local.yaml'), '--workers', '--state-url', PG_URL], env);
     expect(local.code).toBe(2);
