@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors.js';
 import { defineCommand, EXIT, STATE_DIR_OPTION } from './command.js';
+import { untilStopSignal } from './stop-signal.js';
 // Only the defaults load eagerly: the server code is imported when `serve` runs.
 import { DEFAULT_HOST, DEFAULT_PORT } from '../server/serve-defaults.js';
 
@@ -33,15 +34,9 @@ export const serveCommand = defineCommand({
       publicUrl: opts.publicUrl as string | undefined,
     });
     // Runs until SIGTERM or SIGINT; then shuts down cleanly and returns to the entry point.
-    await new Promise<void>((done) => {
-      const onSignal = (signal: NodeJS.Signals) => {
-        server.log.info('signal', { signal });
-        process.off('SIGTERM', onSignal);
-        process.off('SIGINT', onSignal);
-        server.stop().then(done, done);
-      };
-      process.on('SIGTERM', onSignal);
-      process.on('SIGINT', onSignal);
+    await untilStopSignal((signal) => {
+      server.log.info('signal', { signal });
+      return server.stop();
     });
     return EXIT.ok;
   },

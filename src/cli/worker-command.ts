@@ -1,6 +1,7 @@
 import { ConfigError } from '../errors.js';
 import { defineCommand, EXIT, STATE_DIR_OPTION, STATE_URL_OPTION } from './command.js';
 import { requireStateUrl } from '../workers/partition-locks.js';
+import { untilStopSignal } from './stop-signal.js';
 
 export const workerCommand = defineCommand({
   name: 'worker',
@@ -27,15 +28,7 @@ export const workerCommand = defineCommand({
       log: (event, fields) => reporter.line(`${new Date().toISOString()} ${event} ${Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(' ')}`),
     });
     // Until SIGTERM or SIGINT: then the partition in hand is finished and the worker stops.
-    await new Promise<void>((done) => {
-      const onSignal = () => {
-        process.off('SIGTERM', onSignal);
-        process.off('SIGINT', onSignal);
-        worker.stop().then(done, done);
-      };
-      process.on('SIGTERM', onSignal);
-      process.on('SIGINT', onSignal);
-    });
+    await untilStopSignal(() => worker.stop());
     return EXIT.ok;
   },
 });
