@@ -55,7 +55,7 @@ export function snapshotFile(stateDir: string, pipeline: string): string {
 }
 
 /** A copy of the last committed snapshot, replaced whole (rename) after each commit: what readers other than the run open. */
-function committedSnapshotFile(stateDir: string, pipeline: string): string {
+export function committedSnapshotFile(stateDir: string, pipeline: string): string {
   return join(stateDir, 'snapshots', `${pipeline}.committed.duckdb`);
 }
 

@@ -43,6 +43,7 @@ import type { PartitionDispatcher } from './partition-dispatch.js';
 import { pauseForTests } from '../test-hooks.js';
 import { backoffDelay, sleep } from './retry.js';
 import { writeChangeLog } from './change-log.js';
+import { pullSharedSnapshot, pushSharedSnapshot, type SharedSnapshotPlace } from '../state/shared-snapshot.js';
 import { MAX_REJECTED_RECORDED, recordRejected } from './rejected-rows.js';
 
 export interface ProgressEvent {
@@ -282,7 +283,9 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
       await finishAttempt(p, c.destination!, actx, timed);
       return;
     }
-    const prepared = await timed('extract', () => prepareWorkspace(p, source, schema, plan, { ...opts, reconcile: true }, c));
+    const prepared = await timed('extract', () =>
+      prepareWorkspace(p, source, schema, plan, { ...opts, reconcile: true, onPulled: (v) => stages.push({ stage: `snapshot version ${v} fetched from the state database`, ms: 0 }) }, c),
+    );
     const { ws, isFull, fullReason, fingerprint, meta } = prepared;
     if (prepared.reconciled !== undefined) {
       result.stages.push({ stage: `reconciled: run ${prepared.reconciled} had delivered before it stopped; its snapshot was saved now, nothing sent again`, ms: 0 });
@@ -412,6 +415,7 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
           isWholeModelDelivered,
         }).then(() => publishSnapshot(ws.connection, p.stateDir, p.name)),
       );
+      if (p.stateUrl) await shareSnapshot(p, delivery.snapshotVersion, timed, stages);
     }
     await finishAttempt(p, dest, actx, timed);
   } catch (e) {
@@ -430,6 +434,24 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
     opts.signal.removeEventListener('abort', onAbort);
     await closeAll(c);
   }
+}
+
+/**
+ * With a state database, the committed snapshot is stored there for runs on other machines.
+ * The delivery and the local snapshot are committed already: a failure here is a warning
+ * (the next commit stores its own version; until then another machine would send these
+ * rows again, which the merge makes harmless), not a reason to run again.
+ */
+async function shareSnapshot(p: Pipeline, version: number, timed: Timed, stages: StageTiming[]): Promise<void> {
+  try {
+    await timed('share snapshot', () => pushSharedSnapshot(sharedSnapshotPlace(p), version));
+  } catch (e) {
+    stages.push({ stage: `warning: ${redact((e as Error).message).slice(0, 300)}`, ms: 0 });
+  }
+}
+
+function sharedSnapshotPlace(p: Pipeline): SharedSnapshotPlace {
+  return { url: p.stateUrl!, schema: p.stateSchema, stateDir: p.stateDir, pipeline: p.name };
 }
 
 /** After the snapshot is recorded: the destination's staging dropped, then the success and after actions. */
@@ -529,7 +551,7 @@ async function prepareWorkspace(
   source: Source,
   schema: Schema,
   plan: ColumnPlan,
-  opts: RunOptions & { snapshotFile?: string; reconcile?: boolean },
+  opts: RunOptions & { snapshotFile?: string; reconcile?: boolean; onPulled?: (version: number) => void },
   c: Connected,
 ) {
   let reconciled: number | undefined;
@@ -538,6 +560,11 @@ async function prepareWorkspace(
   let extracted = 0;
   let extractTotal: number | undefined;
   let fullReason: string | undefined;
+  // A run (under its lock) first takes a newer snapshot another machine stored in the state database.
+  if (p.stateUrl && !opts.snapshotFile) {
+    const pulled = await pullSharedSnapshot(sharedSnapshotPlace(p));
+    if (pulled !== undefined) opts.onPulled?.(pulled);
+  }
   const ws = await openWorkspace(source, p.spec.model, schema, {
     stateDir: p.stateDir,
     batchSize: p.spec.batch_size,
