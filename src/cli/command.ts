@@ -36,7 +36,13 @@ export const STATE_DIR_OPTION: CommandOption = {
   description: 'where run history and snapshots live (default: the pipeline\'s state.dir, $OUTFLOW_STATE_DIR or .outflow)',
 };
 
+/** Commands that read or write run history take this beside --state-dir. */
+export const STATE_URL_OPTION: CommandOption = {
+  flags: '--state-url <url>',
+  description: 'a Postgres database for run history and locks, shared by every process and machine (default: the pipeline\'s state.url or $OUTFLOW_STATE_URL); snapshots stay in the state folder',
+};
+
 /** The load options a command passes on from its own options. */
-export function stateDirOf(opts: Record<string, unknown>): { stateDir?: string } {
-  return { stateDir: opts.stateDir as string | undefined };
+export function stateDirOf(opts: Record<string, unknown>): { stateDir?: string; stateUrl?: string } {
+  return { stateDir: opts.stateDir as string | undefined, stateUrl: opts.stateUrl as string | undefined };
 }

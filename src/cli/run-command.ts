@@ -2,7 +2,7 @@ import { loadPipeline } from '../config/load-pipeline.js';
 import { runPipeline } from '../engine/run-pipeline.js';
 import { LockedError } from '../errors.js';
 import type { RunResult } from '../state/run-result.js';
-import { defineCommand, EXIT, exitCodeFor, STATE_DIR_OPTION, stateDirOf } from './command.js';
+import { defineCommand, EXIT, exitCodeFor, STATE_DIR_OPTION, STATE_URL_OPTION, stateDirOf } from './command.js';
 import { countsLine, duration, formatValue } from './format.js';
 import type { Reporter } from './reporter.js';
 
@@ -14,6 +14,7 @@ export const runCommand = defineCommand({
     { flags: '--full', description: 'ignore the snapshot and resync every row (the snapshot is rebuilt)' },
     { flags: '--allow-mass-delete', description: 'let mirror/replace delete more than max_delete_ratio of the target' },
     STATE_DIR_OPTION,
+    STATE_URL_OPTION,
   ],
   async run([file], opts, reporter) {
     const p = loadPipeline(file, stateDirOf(opts));

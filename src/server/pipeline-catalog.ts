@@ -17,6 +17,7 @@ export interface CatalogEntry {
 
 export interface CatalogOptions {
   stateDir?: string;
+  stateUrl?: string;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -30,7 +31,7 @@ export function loadCatalog(dir: string, opts: CatalogOptions = {}): CatalogEntr
   for (const file of findPipelineFiles(dir)) {
     let entry: CatalogEntry;
     try {
-      const pipeline = loadPipeline(file, { stateDir: opts.stateDir, env: opts.env });
+      const pipeline = loadPipeline(file, { stateDir: opts.stateDir, stateUrl: opts.stateUrl, env: opts.env });
       checkServeFields(pipeline);
       entry = { name: pipeline.name, file, pipeline };
     } catch (e) {
