@@ -27,6 +27,8 @@ const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const INSUFFICIENT_PRIVILEGE = '42501';
 /** eachRejected reads this many rows per query. */
 const PAGE = 1000;
+/** Databases and schemas whose tables this process has created or found (serve opens one history per run). */
+const isReady = new Set<string>();
 
 /**
  * Run history, locks, rejected rows and change logs in a Postgres database that several
@@ -58,8 +60,10 @@ export class PostgresHistory implements History {
     // An idle connection the server drops must not crash the process; the next query reconnects.
     pool.on('error', () => undefined);
     const history = new PostgresHistory(pool, connection, schema);
+    const ready = `${connection.connectionString} ${schema}`;
     try {
-      await history.createTables();
+      if (!isReady.has(ready)) await history.createTables();
+      isReady.add(ready);
     } catch (e) {
       await pool.end().catch(() => undefined);
       throw e;
