@@ -5,12 +5,13 @@ import Database from 'better-sqlite3';
 import type { RejectedRowRecord, RowCounts, RunResult, RunStatus, StageTiming } from '../state/run-result.js';
 import { LockedError } from '../errors.js';
 import type { ChangeEntry, ChangeOperation } from '../diff/change-keys.js';
-import { redact } from '../config/redact.js';
 import {
   changeRecord,
   diedMessage,
+  finishedRunColumns,
   lockedMessage,
   rejectedRecord,
+  runRecord,
   storedChange,
   storedRejected,
   TOTALLED_COUNTS,
@@ -19,6 +20,7 @@ import {
   type LockHolder,
   type RejectedGroup,
   type RunRecord,
+  type RunRow,
   type RunTotals,
   type StartedRun,
 } from './history.js';
@@ -158,21 +160,8 @@ export class HistoryStore implements History {
 
   async finishRun(result: RunResult): Promise<void> {
     const save = this.db.transaction(() => {
-      this.db
-        .prepare(
-          `UPDATE runs SET status = ?, sync_kind = ?, full_reason = ?, finished_at = ?, duration_ms = ?, counts = ?, stages = ?, error = ? WHERE id = ?`,
-        )
-        .run(
-          result.status,
-          result.syncKind,
-          result.fullReason ?? null,
-          result.finishedAt ?? new Date().toISOString(),
-          result.durationMs,
-          JSON.stringify(result.counts),
-          JSON.stringify(result.stages),
-          result.error ? redact(result.error) : null,
-          result.runId,
-        );
+      const columns = finishedRunColumns(result);
+      this.db.prepare(`UPDATE runs SET ${columns.map(([c]) => `${c} = ?`).join(', ')} WHERE id = ?`).run(...columns.map(([, v]) => v), result.runId);
       const ins = this.db.prepare('INSERT INTO rejected_rows (run_id, pipeline, key, column_name, reason) VALUES (?, ?, ?, ?, ?)');
       for (const r of result.rejected) {
         const row = storedRejected(r);
@@ -188,7 +177,7 @@ export class HistoryStore implements History {
         ? this.db.prepare('SELECT * FROM runs WHERE pipeline = ? ORDER BY id DESC LIMIT ? OFFSET ?').all(pipeline, limit, offset)
         : this.db.prepare('SELECT * FROM runs ORDER BY id DESC LIMIT ? OFFSET ?').all(limit, offset)
     ) as RunRow[];
-    return rows.map(toRecord);
+    return rows.map(runRecord);
   }
 
   async countRuns(pipeline?: string): Promise<number> {
@@ -200,13 +189,13 @@ export class HistoryStore implements History {
 
   async getRun(id: number): Promise<RunRecord | undefined> {
     const row = this.db.prepare('SELECT * FROM runs WHERE id = ?').get(id) as RunRow | undefined;
-    return row ? toRecord(row) : undefined;
+    return row ? runRecord(row) : undefined;
   }
 
   /** A pipeline's run by its number (what `outflow runs` shows and `--run N` takes). */
   async getRunByNumber(pipeline: string, number: number): Promise<RunRecord | undefined> {
     const row = this.db.prepare('SELECT * FROM runs WHERE pipeline = ? AND number = ?').get(pipeline, number) as RunRow | undefined;
-    return row ? toRecord(row) : undefined;
+    return row ? runRecord(row) : undefined;
   }
 
   async rejectedRows(runId: number, limit = 100, offset = 0): Promise<RejectedRowRecord[]> {
@@ -322,41 +311,6 @@ export class HistoryStore implements History {
   }
 }
 
-interface RunRow {
-  id: number;
-  number: number;
-  pipeline: string;
-  status: RunStatus;
-  trigger: string;
-  mode: string;
-  sync_kind: string | null;
-  full_reason: string | null;
-  started_at: string;
-  finished_at: string | null;
-  duration_ms: number | null;
-  counts: string;
-  stages: string;
-  error: string | null;
-}
-
-function toRecord(r: RunRow): RunRecord {
-  return {
-    id: r.id,
-    number: r.number,
-    pipeline: r.pipeline,
-    status: r.status,
-    trigger: r.trigger,
-    mode: r.mode,
-    syncKind: r.sync_kind ?? undefined,
-    fullReason: r.full_reason ?? undefined,
-    startedAt: r.started_at,
-    finishedAt: r.finished_at ?? undefined,
-    durationMs: r.duration_ms ?? undefined,
-    counts: JSON.parse(r.counts),
-    stages: JSON.parse(r.stages),
-    error: r.error ?? undefined,
-  };
-}
 
 /**
  * History files written before run numbers counted per pipeline get the column, and their

@@ -116,6 +116,44 @@ export interface RunRecord {
   error?: string;
 }
 
+/** A `runs` row as a driver returns it: SQLite gives text and numbers, Postgres dates, bigint as text, and parsed JSON. */
+export interface RunRow {
+  id: number | string;
+  number: number;
+  pipeline: string;
+  status: RunStatus;
+  trigger: string;
+  mode: string;
+  sync_kind: string | null;
+  full_reason: string | null;
+  started_at: string | Date;
+  finished_at: string | Date | null;
+  duration_ms: number | string | null;
+  counts: string | Partial<RowCounts>;
+  stages: string | StageTiming[];
+  error: string | null;
+}
+
+export function runRecord(r: RunRow): RunRecord {
+  const time = (t: string | Date) => (typeof t === 'string' ? t : t.toISOString());
+  return {
+    id: Number(r.id),
+    number: r.number,
+    pipeline: r.pipeline,
+    status: r.status,
+    trigger: r.trigger,
+    mode: r.mode,
+    syncKind: r.sync_kind ?? undefined,
+    fullReason: r.full_reason ?? undefined,
+    startedAt: time(r.started_at),
+    finishedAt: r.finished_at === null ? undefined : time(r.finished_at),
+    durationMs: r.duration_ms === null ? undefined : Number(r.duration_ms),
+    counts: typeof r.counts === 'string' ? JSON.parse(r.counts) : r.counts,
+    stages: typeof r.stages === 'string' ? JSON.parse(r.stages) : r.stages,
+    error: r.error ?? undefined,
+  };
+}
+
 /** The row counts /metrics sums over runs. */
 export const TOTALLED_COUNTS = ['read', 'added', 'changed', 'removed', 'sent', 'inserted', 'updated', 'deleted', 'unchanged', 'rejected', 'retried', 'stillRejected'] as const;
 
@@ -127,6 +165,20 @@ export function lockedMessage(pipeline: string, holder: LockHolder): string {
 /** The error a run gets when the next run finds its process gone and takes its lock over. */
 export function diedMessage(pid: number): string {
   return `the process running it died (pid ${Math.trunc(pid)})`;
+}
+
+/** What finishRun writes to a run's row, column by column (the error redacted). */
+export function finishedRunColumns(result: RunResult): [column: string, value: unknown][] {
+  return [
+    ['status', result.status],
+    ['sync_kind', result.syncKind],
+    ['full_reason', result.fullReason ?? null],
+    ['finished_at', result.finishedAt ?? new Date().toISOString()],
+    ['duration_ms', result.durationMs],
+    ['counts', JSON.stringify(result.counts)],
+    ['stages', JSON.stringify(result.stages)],
+    ['error', result.error ? redact(result.error) : null],
+  ];
 }
 
 /** A rejected row as stored: key as redacted JSON text, column, redacted reason. */

@@ -7,8 +7,10 @@ import { ConnectionError, LockedError, StateAccessError } from '../errors.js';
 import {
   changeRecord,
   diedMessage,
+  finishedRunColumns,
   lockedMessage,
   rejectedRecord,
+  runRecord,
   storedChange,
   storedRejected,
   TOTALLED_COUNTS,
@@ -17,6 +19,7 @@ import {
   type LockHolder,
   type RejectedGroup,
   type RunRecord,
+  type RunRow,
   type RunTotals,
   type StartedRun,
 } from './history.js';
@@ -288,20 +291,11 @@ export class PostgresHistory implements History {
 
   async finishRun(result: RunResult): Promise<void> {
     await this.transaction(async (c) => {
-      await c.query(
-        `UPDATE ${this.t.runs} SET status = $1, sync_kind = $2, full_reason = $3, finished_at = $4, duration_ms = $5, counts = $6, stages = $7, error = $8 WHERE id = $9`,
-        [
-          result.status,
-          result.syncKind,
-          result.fullReason ?? null,
-          result.finishedAt ?? new Date().toISOString(),
-          result.durationMs,
-          JSON.stringify(result.counts),
-          JSON.stringify(result.stages),
-          result.error ? redact(result.error) : null,
-          result.runId,
-        ],
-      );
+      const columns = finishedRunColumns(result);
+      await c.query(`UPDATE ${this.t.runs} SET ${columns.map(([col], i) => `${col} = $${i + 1}`).join(', ')} WHERE id = $${columns.length + 1}`, [
+        ...columns.map(([, v]) => v),
+        result.runId,
+      ]);
       const rows = result.rejected.map(storedRejected);
       if (rows.length === 0) return;
       // One statement for the batch: arrays in, rows out, in order (ids keep the order).
@@ -317,7 +311,7 @@ export class PostgresHistory implements History {
     const rows = pipeline
       ? await this.query<RunRow>(`SELECT * FROM ${this.t.runs} WHERE pipeline = $1 ORDER BY id DESC LIMIT $2 OFFSET $3`, [pipeline, limit, offset])
       : await this.query<RunRow>(`SELECT * FROM ${this.t.runs} ORDER BY id DESC LIMIT $1 OFFSET $2`, [limit, offset]);
-    return rows.map(toRecord);
+    return rows.map(runRecord);
   }
 
   async countRuns(pipeline?: string): Promise<number> {
@@ -329,12 +323,12 @@ export class PostgresHistory implements History {
 
   async getRun(id: number): Promise<RunRecord | undefined> {
     const [row] = await this.query<RunRow>(`SELECT * FROM ${this.t.runs} WHERE id = $1`, [id]);
-    return row ? toRecord(row) : undefined;
+    return row ? runRecord(row) : undefined;
   }
 
   async getRunByNumber(pipeline: string, number: number): Promise<RunRecord | undefined> {
     const [row] = await this.query<RunRow>(`SELECT * FROM ${this.t.runs} WHERE pipeline = $1 AND number = $2`, [pipeline, number]);
-    return row ? toRecord(row) : undefined;
+    return row ? runRecord(row) : undefined;
   }
 
   async rejectedRows(runId: number, limit = 100, offset = 0): Promise<RejectedRowRecord[]> {
@@ -483,38 +477,3 @@ interface RejectedRow {
   reason: string;
 }
 
-interface RunRow {
-  id: string;
-  number: number;
-  pipeline: string;
-  status: RunStatus;
-  trigger: string;
-  mode: string;
-  sync_kind: string | null;
-  full_reason: string | null;
-  started_at: Date;
-  finished_at: Date | null;
-  duration_ms: string | null;
-  counts: Partial<RowCounts>;
-  stages: StageTiming[];
-  error: string | null;
-}
-
-function toRecord(r: RunRow): RunRecord {
-  return {
-    id: Number(r.id),
-    number: r.number,
-    pipeline: r.pipeline,
-    status: r.status,
-    trigger: r.trigger,
-    mode: r.mode,
-    syncKind: r.sync_kind ?? undefined,
-    fullReason: r.full_reason ?? undefined,
-    startedAt: r.started_at.toISOString(),
-    finishedAt: r.finished_at?.toISOString(),
-    durationMs: r.duration_ms === null ? undefined : Number(r.duration_ms),
-    counts: r.counts,
-    stages: r.stages,
-    error: r.error ?? undefined,
-  };
-}
