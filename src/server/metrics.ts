@@ -1,8 +1,9 @@
+import { TOTALLED_COUNTS } from '../state/history.js';
 import type { HistoryStores } from './history-stores.js';
 import type { CatalogEntry } from './pipeline-catalog.js';
 import type { RunManager } from './run-manager.js';
 
-const ROW_KINDS = ['read', 'added', 'changed', 'removed', 'sent', 'inserted', 'updated', 'deleted', 'unchanged', 'rejected', 'retried', 'stillRejected'] as const;
+const ROW_KINDS = TOTALLED_COUNTS;
 /** Prometheus label values are snake_case. */
 const KIND_LABEL: Record<(typeof ROW_KINDS)[number], string> = { ...Object.fromEntries(ROW_KINDS.map((k) => [k, k])), stillRejected: 'still_rejected' } as Record<(typeof ROW_KINDS)[number], string>;
 
