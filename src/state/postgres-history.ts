@@ -79,6 +79,13 @@ export class PostgresHistory implements History {
     const { runs, rejected, changes, locks } = this.t;
     const s = pg.escapeIdentifier(this.schema);
     try {
+      // Tables in place: no DDL, which would need CREATE on the schema even with IF NOT EXISTS
+      // (a role that only reads and writes history, such as a reporting machine's, has none).
+      const existing = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = $1 AND tablename = ANY($2)', [
+        this.schema,
+        ['runs', 'rejected_rows', 'changes', 'locks'],
+      ]);
+      if (existing.rows[0].n === 4) return;
       // Two processes opening a fresh database at once would race on CREATE … IF NOT EXISTS.
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`outflow:${this.schema}:tables`]);

@@ -242,6 +242,35 @@ describe('the Postgres state database', () => {
     }
   });
 
+  it('works for a role that may read and write the tables but not create anything', async () => {
+    await withHistory({ stateDir: tempDir(), stateUrl: pgState.url }, async () => undefined);
+    const role = uniqueName('outflow_dml');
+    const s = pgState.schema;
+    await withPg(async (c) => {
+      await c.query(`CREATE ROLE ${role} LOGIN`);
+      await c.query(`GRANT USAGE ON SCHEMA ${s} TO ${role}`);
+      await c.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${s} TO ${role}`);
+      await c.query(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA ${s} TO ${role}`);
+    });
+    try {
+      const u = new URL(pgState.url);
+      u.username = role;
+      const name = uniqueName('dml');
+      await withHistory({ stateDir: tempDir(), stateUrl: u.toString() }, async (h) => {
+        await h.acquireLock(name);
+        const run = await h.startRun(name, 'upsert', 'cli');
+        await h.finishRun(finished(run, name));
+        await h.releaseLock(name);
+        expect((await h.listRuns(name)).map((r) => r.status)).toEqual(['success']);
+      });
+    } finally {
+      await withPg(async (c) => {
+        await c.query(`DROP OWNED BY ${role}`);
+        await c.query(`DROP ROLE ${role}`);
+      });
+    }
+  });
+
   it('never prints the password of the state URL', async () => {
     const e = await openHistory({ stateDir: tempDir(), stateUrl: 'postgres://outflow:hunter2secret@127.0.0.1:1/state' }).catch((x: unknown) => x);
     expect((e as Error).message).toMatch(/state database: cannot connect to 127\.0\.0\.1:1\/state/);
