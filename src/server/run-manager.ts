@@ -246,7 +246,6 @@ export class RunManager extends EventEmitter<{ event: [RunEvent] }> {
   }
 }
 
-
 function sleepMs(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
