@@ -199,7 +199,9 @@ export class PostgresHistory implements History {
   async acquireLock(pipeline: string): Promise<void> {
     if (this.lockClients.has(pipeline)) throw new LockedError(`pipeline ${pipeline} is already running in this process; wait for it to finish`);
     // Not from the pool: this connection lives as long as the run, and its end frees the lock.
-    const client = new pg.Client(this.connection);
+    // Keepalives: the connection idles for the whole run, and a NAT or firewall that drops an
+    // idle connection would free the lock while the run goes on.
+    const client = new pg.Client({ ...this.connection, keepAlive: true, keepAliveInitialDelayMillis: 30_000 });
     client.on('error', () => undefined);
     try {
       await client.connect();
@@ -242,8 +244,10 @@ export class PostgresHistory implements History {
     try {
       await client.query(`DELETE FROM ${this.t.locks} WHERE pipeline = $1 AND pid = $2 AND host = $3`, [pipeline, process.pid, hostname()]);
       await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [this.lockKey(pipeline)]);
+    } catch {
+      // The lock's session is gone (the connection dropped), and the lock with it. A `locks`
+      // row left behind is cleared by the next run, which finds this run finished, not running.
     } finally {
-      // Closing the session frees the lock even when the statements above failed.
       await client.end().catch(() => undefined);
     }
   }

@@ -271,6 +271,30 @@ describe('the Postgres state database', () => {
     }
   });
 
+  it('a run whose lock connection dropped finishes and releases without error; the next run takes the lock', async () => {
+    const at = { stateDir: tempDir(), stateUrl: pgState.url };
+    const name = uniqueName('dropped');
+    await withHistory(at, async (h) => {
+      await h.acquireLock(name);
+      const run = await h.startRun(name, 'upsert', 'cli');
+      const killed = await withPg((c) =>
+        c.query(
+          `SELECT pg_terminate_backend(k.pid) FROM pg_locks k, (SELECT hashtextextended($1, 0) AS key) h
+           WHERE k.locktype = 'advisory' AND k.objsubid = 1 AND k.classid::bigint = ((h.key >> 32) & 4294967295) AND k.objid::bigint = (h.key & 4294967295)`,
+          [`outflow:${pgState.schema}:${name}`],
+        ),
+      );
+      expect(killed.rowCount).toBe(1);
+      await h.finishRun(finished(run, name));
+      await h.releaseLock(name);
+      await withHistory(at, async (next) => {
+        await eventually(() => next.acquireLock(name));
+        expect(await next.getRun(run.id)).toMatchObject({ status: 'success' });
+        await next.releaseLock(name);
+      });
+    });
+  });
+
   it('never prints the password of the state URL', async () => {
     const e = await openHistory({ stateDir: tempDir(), stateUrl: 'postgres://outflow:hunter2secret@127.0.0.1:1/state' }).catch((x: unknown) => x);
     expect((e as Error).message).toMatch(/state database: cannot connect to 127\.0\.0\.1:1\/state/);
