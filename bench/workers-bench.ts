@@ -37,6 +37,7 @@ const DIFF_ROWS = Number(arg('diff-rows', '5000000'));
 const PARTITIONS = Number(arg('partitions', '12'));
 const schema = `bench_wk_${process.pid}`;
 const stateSchema = `bench_wkstate_${process.pid}`;
+const STATE_URL = `${PG_URL}?schema=${stateSchema}`;
 const dir = mkdtempSync(join(tmpdir(), 'outflow-bench-workers-'));
 const db = new pg.Client({ connectionString: PG_URL });
 
@@ -70,8 +71,7 @@ diff: ${opts.diff}
 ${opts.diff === 'warehouse' ? `state_schema: ${stateSchema}_wh\npartitions: ${PARTITIONS}\n` : ''}workers: ${opts.workers}
 state:
   dir: ${join(dir, 'state')}
-  url: ${PG_URL}
-  schema: ${stateSchema}
+  url: ${STATE_URL}
 timeouts:
   partition: 30m
 `,
@@ -81,7 +81,7 @@ timeouts:
 
 function startWorkers(n: number): ChildProcess[] {
   return Array.from({ length: n }, () =>
-    spawn(process.execPath, [CLI, 'worker', dir, '--state-url', PG_URL, '--state-schema', stateSchema], { stdio: 'ignore' }),
+    spawn(process.execPath, [CLI, 'worker', dir, '--state-url', STATE_URL], { stdio: 'ignore' }),
   );
 }
 

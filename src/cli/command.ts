@@ -36,10 +36,10 @@ export const STATE_DIR_OPTION: CommandOption = {
   description: 'where run history and snapshots live (default: the pipeline\'s state.dir, $OUTFLOW_STATE_DIR or .outflow)',
 };
 
-/** Commands that use shared state take the state database's URL too. */
+/** Commands that read or write shared state take this beside --state-dir. */
 export const STATE_URL_OPTION: CommandOption = {
   flags: '--state-url <url>',
-  description: "a Postgres database for shared state: run history, locks, the workers' job queue (default: the pipeline's state.url or $OUTFLOW_STATE_URL)",
+  description: "a Postgres database for shared state: run history, locks, the local diff's snapshots, the workers' job queue (default: the pipeline's state.url or $OUTFLOW_STATE_URL)",
 };
 
 /** The load options a command passes on from its own options. */

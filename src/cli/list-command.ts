@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { loadCatalog } from '../server/pipeline-catalog.js';
-import { HistoryStore, type RunRecord } from '../state/history-store.js';
-import { defineCommand, EXIT, STATE_DIR_OPTION, stateDirOf } from './command.js';
+import { loadCatalog, type CatalogEntry } from '../server/pipeline-catalog.js';
+import { HistoryStores } from '../server/history-stores.js';
+import type { RunRecord } from '../state/history.js';
+import { defineCommand, EXIT, STATE_DIR_OPTION, STATE_URL_OPTION, stateDirOf } from './command.js';
 import { table } from './format.js';
 
 interface Listed {
@@ -17,23 +18,19 @@ export const listCommand = defineCommand({
   name: 'list',
   args: '[dir]',
   description: 'the pipelines in a folder: whether each is valid, and its last run',
-  options: [STATE_DIR_OPTION],
+  options: [STATE_DIR_OPTION, STATE_URL_OPTION],
   async run([dir = '.'], opts, reporter) {
     const listed: Listed[] = [];
-    for (const entry of loadCatalog(dir, stateDirOf(opts))) {
-      const item: Listed = { name: entry.name, file: relative(dir, entry.file), valid: !entry.error, error: entry.error };
-      const stateDir = entry.pipeline?.stateDir;
-      // Listing never creates a state folder: only one that already holds history is read.
-      if (stateDir && existsSync(join(stateDir, 'history.sqlite'))) {
-        const history = HistoryStore.open(stateDir);
-        try {
-          const last = history.listRuns(entry.name, 1)[0];
-          if (last) item.lastRun = { id: last.id, status: last.status, startedAt: last.startedAt, durationMs: last.durationMs, counts: last.counts };
-        } finally {
-          history.close();
-        }
+    const stores = new HistoryStores();
+    try {
+      for (const entry of loadCatalog(dir, stateDirOf(opts))) {
+        const item: Listed = { name: entry.name, file: relative(dir, entry.file), valid: !entry.error, error: entry.error };
+        const last = await lastRunOf(stores, entry);
+        if (last) item.lastRun = { id: last.id, status: last.status, startedAt: last.startedAt, durationMs: last.durationMs, counts: last.counts };
+        listed.push(item);
       }
-      listed.push(item);
+    } finally {
+      await stores.closeAll();
     }
     reporter.data(listed);
     if (listed.length === 0) {
@@ -50,3 +47,11 @@ export const listCommand = defineCommand({
     return listed.some((p) => !p.valid) ? EXIT.config : EXIT.ok;
   },
 });
+
+async function lastRunOf(stores: HistoryStores, entry: CatalogEntry): Promise<RunRecord | undefined> {
+  const p = entry.pipeline;
+  // Listing never creates a state folder: only one that already holds history is read.
+  if (!p || (!p.stateUrl && !existsSync(join(p.stateDir, 'history.sqlite')))) return undefined;
+  const [last] = await (await stores.get(p)).listRuns(entry.name, 1);
+  return last;
+}

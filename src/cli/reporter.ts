@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress';
 import { redact, redactValue } from '../config/redact.js';
-import { jsonSafe } from '../state/history-store.js';
+import { jsonSafe } from '../state/history.js';
 import type { ProgressEvent } from '../engine/run-pipeline.js';
 
 /**

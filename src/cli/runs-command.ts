@@ -1,6 +1,6 @@
 import { loadPipeline } from '../config/load-pipeline.js';
-import { HistoryStore } from '../state/history-store.js';
-import { defineCommand, EXIT, STATE_DIR_OPTION, stateDirOf } from './command.js';
+import { openHistory } from '../state/history.js';
+import { defineCommand, EXIT, STATE_DIR_OPTION, STATE_URL_OPTION, stateDirOf } from './command.js';
 import { countsLine, duration, table } from './format.js';
 
 export const runsCommand = defineCommand({
@@ -14,13 +14,14 @@ export const runsCommand = defineCommand({
     { flags: '--changes', description: 'the rows a run changed: key and operation (inserted, updated, deleted, rejected with why); paged by --limit and --offset' },
     { flags: '--offset <n>', description: 'with --changes: skip this many entries', defaultValue: '0' },
     STATE_DIR_OPTION,
+    STATE_URL_OPTION,
   ],
   async run([file], opts, reporter) {
     const p = loadPipeline(file, stateDirOf(opts));
-    const history = HistoryStore.open(p.stateDir);
+    const history = await openHistory(p);
     try {
       if (opts.rejected || opts.changes) {
-        const run = opts.run ? history.getRunByNumber(p.name, Number(opts.run)) : history.listRuns(p.name, 1)[0];
+        const run = opts.run ? await history.getRunByNumber(p.name, Number(opts.run)) : (await history.listRuns(p.name, 1))[0];
         if (!run || run.pipeline !== p.name) {
           reporter.error(opts.run ? `run ${opts.run} of ${p.name} not found` : `${p.name} has no runs yet`);
           return EXIT.failed;
@@ -28,9 +29,9 @@ export const runsCommand = defineCommand({
         if (opts.changes) {
           const limit = Number(opts.limit);
           const offset = Number(opts.offset);
-          const counts = history.countChanges(run.id);
+          const counts = await history.countChanges(run.id);
           const total = Object.values(counts).reduce((a, b) => a + (b ?? 0), 0);
-          const changes = history.changes(run.id, limit, offset);
+          const changes = await history.changes(run.id, limit, offset);
           reporter.data({ run: run.number, total, counts, offset, limit, changes });
           reporter.line(`run ${run.number}: ${total} change(s) logged (${Object.entries(counts).map(([op, n]) => `${op} ${n}`).join(' · ') || 'none'}); showing ${offset + 1}–${offset + changes.length}`);
           if (changes.length) {
@@ -39,7 +40,7 @@ export const runsCommand = defineCommand({
           if (offset + changes.length < total) reporter.line(`next page: --changes --run ${run.number} --offset ${offset + changes.length}`);
           return EXIT.ok;
         }
-        const rows = history.rejectedRows(run.id, 10_000);
+        const rows = await history.rejectedRows(run.id, 10_000);
         reporter.data({ run: run.number, rejected: rows });
         reporter.line(`run ${run.number}: ${rows.length} rejected row(s)`);
         if (rows.length) {
@@ -47,7 +48,7 @@ export const runsCommand = defineCommand({
         }
         return EXIT.ok;
       }
-      const runs = history.listRuns(p.name, Number(opts.limit));
+      const runs = await history.listRuns(p.name, Number(opts.limit));
       reporter.data(runs);
       if (runs.length === 0) {
         reporter.line(`${p.name} has no runs yet`);
@@ -62,7 +63,7 @@ export const runsCommand = defineCommand({
       for (const r of runs.filter((x) => x.error).slice(0, 3)) reporter.line(`run ${r.number}: ${r.error}`);
       return EXIT.ok;
     } finally {
-      history.close();
+      await history.close();
     }
   },
 });

@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors.js';
-import { defineCommand, EXIT, STATE_DIR_OPTION } from './command.js';
+import { defineCommand, EXIT, STATE_DIR_OPTION, STATE_URL_OPTION } from './command.js';
 import { untilStopSignal } from './stop-signal.js';
 // Only the defaults load eagerly: the server code is imported when `serve` runs.
 import { DEFAULT_HOST, DEFAULT_PORT } from '../server/serve-defaults.js';
@@ -12,6 +12,7 @@ export const serveCommand = defineCommand({
     { flags: '--host <host>', description: 'address to bind (beyond loopback needs OUTFLOW_TOKEN)', defaultValue: DEFAULT_HOST },
     { flags: '--port <port>', description: 'port to listen on', defaultValue: String(DEFAULT_PORT) },
     STATE_DIR_OPTION,
+    STATE_URL_OPTION,
     { flags: '--log-format <format>', description: 'text or json (one line per event)', defaultValue: 'text' },
     { flags: '--grace-period <seconds>', description: 'on SIGTERM, how long running syncs may finish before they are cancelled', defaultValue: '30' },
     { flags: '--public-url <url>', description: 'base URL of the UI, for links in alerts (default http://host:port)' },
@@ -29,6 +30,7 @@ export const serveCommand = defineCommand({
       host: String(opts.host),
       port,
       stateDir: opts.stateDir as string | undefined,
+      stateUrl: opts.stateUrl as string | undefined,
       logFormat: format,
       graceMs: grace * 1000,
       publicUrl: opts.publicUrl as string | undefined,

@@ -9,7 +9,6 @@ export const workerCommand = defineCommand({
   description: 'deliver partitions of warehouse-diff runs from the job queue in the state database, until stopped',
   options: [
     STATE_URL_OPTION,
-    { flags: '--state-schema <schema>', description: 'the schema outflow owns in the state database (default: outflow)', defaultValue: 'outflow' },
     { flags: '--concurrency <n>', description: 'partitions this process delivers at once', defaultValue: '1' },
     STATE_DIR_OPTION,
   ],
@@ -22,7 +21,6 @@ export const workerCommand = defineCommand({
     const worker = await startWorker({
       paths: paths.length ? paths : ['pipelines'],
       stateUrl,
-      stateSchema: String(opts.stateSchema),
       concurrency,
       stateDir: opts.stateDir as string | undefined,
       log: (event, fields) => reporter.line(`${new Date().toISOString()} ${event} ${Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(' ')}`),

@@ -21,8 +21,6 @@ export interface Pipeline {
   stateDir: string;
   /** A Postgres database holding shared state (state.url, --state-url or OUTFLOW_STATE_URL); undefined: files in stateDir only. */
   stateUrl?: string;
-  /** The schema outflow owns in the state database (state.schema, default outflow). */
-  stateSchema: string;
   spec: PipelineSpec;
 }
 
@@ -109,7 +107,7 @@ export function buildPipeline(
     opts.stateDir ?? (spec.state?.dir ? resolve(baseDir, spec.state.dir) : env.OUTFLOW_STATE_DIR ?? '.outflow'),
   );
   const stateUrl = opts.stateUrl ?? spec.state?.url ?? (env.OUTFLOW_STATE_URL || undefined);
-  return { name, file: abs, baseDir, stateDir, ...(stateUrl ? { stateUrl } : {}), stateSchema: spec.state?.schema ?? 'outflow', spec };
+  return { name, file: abs, baseDir, stateDir, ...(stateUrl ? { stateUrl } : {}), spec };
 }
 
 function checkCrossFields(spec: PipelineSpec, shown: string): void {

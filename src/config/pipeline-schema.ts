@@ -108,11 +108,6 @@ export const pipelineSchema = z.strictObject({
     .strictObject({
       dir: z.string().optional(),
       url: z.string().optional(),
-      /** With url: the schema outflow owns in the state database (default outflow; the job queue uses <schema>_queue). */
-      schema: z
-        .string()
-        .regex(/^[A-Za-z_][A-Za-z0-9_]{0,50}$/, 'a plain schema name: letters, digits and _, not starting with a digit')
-        .optional(),
     })
     .optional(),
   /**

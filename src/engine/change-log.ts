@@ -1,7 +1,6 @@
 import type { Pipeline } from '../config/load-pipeline.js';
 import type { Column } from '../types/logical-type.js';
-import type { HistoryStore } from '../state/history-store.js';
-import { jsonSafe } from '../state/history-store.js';
+import { jsonSafe, type History } from '../state/history.js';
 import { changeKeys, type ChangeEntry } from '../diff/change-keys.js';
 import type { Workspace } from '../diff/workspace.js';
 import type { RunResult } from '../state/run-result.js';
@@ -21,16 +20,16 @@ export interface ChangeLogInput {
  * Writes the run's row-level change log to history, page by page as DuckDB produces the
  * keys, up to change_log.max_rows_per_run entries; then drops logs past the retention.
  */
-export async function writeChangeLog(p: Pipeline, ws: Workspace, history: HistoryStore, result: RunResult, input: ChangeLogInput): Promise<void> {
+export async function writeChangeLog(p: Pipeline, ws: Workspace, history: History, result: RunResult, input: ChangeLogInput): Promise<void> {
   const { max_rows_per_run: limit, keep_runs, keep_days } = p.spec.change_log;
-  history.clearChanges(result.runId);
+  await history.clearChanges(result.runId);
   const rejected: ChangeEntry[] = result.rejected
     .slice(0, limit)
     .map((r) => ({ op: 'rejected', key: JSON.stringify(jsonSafe(r.key)), column: r.column, reason: r.reason }));
-  history.recordChanges(result.runId, rejected);
+  await history.recordChanges(result.runId, rejected);
   if (input.isSent && rejected.length < limit) {
-    const previous = history.listRuns(p.name, 1, 1)[0];
-    const previouslyRejected = previous ? history.rejectedRows(previous.id, MAX_PREVIOUSLY_REJECTED).map((r) => JSON.stringify(r.key)) : [];
+    const [previous] = await history.listRuns(p.name, 1, 1);
+    const previouslyRejected = previous ? (await history.rejectedRows(previous.id, MAX_PREVIOUSLY_REJECTED)).map((r) => JSON.stringify(r.key)) : [];
     const pages = changeKeys(ws.connection, {
       mode: p.spec.mode,
       keyColumns: input.keyColumns,
@@ -39,7 +38,7 @@ export async function writeChangeLog(p: Pipeline, ws: Workspace, history: Histor
       limit: limit - rejected.length,
       previouslyRejected,
     });
-    for await (const page of pages) history.recordChanges(result.runId, page);
+    for await (const page of pages) await history.recordChanges(result.runId, page);
   }
-  history.pruneChanges(p.name, { keepRuns: keep_runs, keepDays: keep_days });
+  await history.pruneChanges(p.name, { keepRuns: keep_runs, keepDays: keep_days });
 }

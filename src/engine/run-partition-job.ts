@@ -4,7 +4,7 @@ import type { Pipeline } from '../config/load-pipeline.js';
 import type { Destination } from '../destinations/destination.js';
 import type { Source } from '../sources/source.js';
 import type { RejectedRowRecord } from '../state/run-result.js';
-import { jsonSafe } from '../state/history-store.js';
+import { jsonSafe } from '../state/history.js';
 import { ConfigError } from '../errors.js';
 import { openScratchWorkspace, type Workspace } from '../diff/workspace.js';
 import { openDestination, openSource } from './connect.js';

@@ -4,7 +4,7 @@ import type { Pipeline } from '../config/load-pipeline.js';
 import { isBulkDestination, type DeliveryIdentity, type Destination, type MergePlan, type PlannedChanges, type RejectedRow, type WritePreview } from '../destinations/destination.js';
 import type { Source } from '../sources/source.js';
 import type { Column, Schema, Value } from '../types/logical-type.js';
-import { HistoryStore } from '../state/history-store.js';
+import { openHistory, type History } from '../state/history.js';
 import { CancelledError, ConfigError, LockedError, ModelError, TransientError } from '../errors.js';
 import { redact } from '../config/redact.js';
 import { openDestination, openSource } from './connect.js';
@@ -72,23 +72,23 @@ export interface RunOptions {
  * from the start (the diff is recomputed; merges are idempotent).
  */
 export async function runPipeline(p: Pipeline, opts: RunOptions = {}): Promise<RunResult> {
-  const history = HistoryStore.open(p.stateDir);
+  const history = await openHistory(p);
   try {
     try {
-      history.acquireLock(p.name);
+      await history.acquireLock(p.name);
     } catch (e) {
       if (e instanceof LockedError) {
         const skipped: RunResult = {
-          ...baseResult(p, history.startRun(p.name, p.spec.mode, opts.trigger ?? 'manual', 'skipped'), opts),
+          ...baseResult(p, await history.startRun(p.name, p.spec.mode, opts.trigger ?? 'manual', 'skipped'), opts),
           status: 'skipped',
           error: e.message,
           finishedAt: new Date().toISOString(),
         };
-        history.finishRun(skipped);
+        await history.finishRun(skipped);
       }
       throw e;
     }
-    const started = history.startRun(p.name, p.spec.mode, opts.trigger ?? 'manual');
+    const started = await history.startRun(p.name, p.spec.mode, opts.trigger ?? 'manual');
     opts.onStart?.(started.id);
     const result = baseResult(p, started, opts);
     const t0 = Date.now();
@@ -125,12 +125,12 @@ export async function runPipeline(p: Pipeline, opts: RunOptions = {}): Promise<R
     } finally {
       result.durationMs = Date.now() - t0;
       result.finishedAt = new Date().toISOString();
-      history.finishRun(result);
-      history.releaseLock(p.name);
+      await history.finishRun(result);
+      await history.releaseLock(p.name);
     }
     return result;
   } finally {
-    history.close();
+    await history.close();
   }
 }
 
@@ -210,7 +210,7 @@ async function closeAll(c: Connected): Promise<void> {
   await c.source?.close().catch(() => undefined);
 }
 
-async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore, opts: RunOptions & { signal: AbortSignal }): Promise<void> {
+async function attemptRun(p: Pipeline, result: RunResult, history: History, opts: RunOptions & { signal: AbortSignal }): Promise<void> {
   const c: Connected = {};
   // Closing the connections is what actually stops a query in flight when the run is cancelled.
   // Cancelling stops work in flight without closing DuckDB under a running statement (that
@@ -235,7 +235,7 @@ async function attemptRun(p: Pipeline, result: RunResult, history: HistoryStore,
       return await fn();
     } finally {
       stages.push({ stage, ms: Date.now() - t });
-      history.updateRun(result.runId, result.counts, stages);
+      await history.updateRun(result.runId, result.counts, stages);
     }
   };
   const actx: ActionContext = { names: {}, onSkip: (message) => stages.push({ stage: message, ms: 0 }) };
@@ -451,7 +451,7 @@ async function shareSnapshot(p: Pipeline, version: number, timed: Timed, stages:
 }
 
 function sharedSnapshotPlace(p: Pipeline): SharedSnapshotPlace {
-  return { url: p.stateUrl!, schema: p.stateSchema, stateDir: p.stateDir, pipeline: p.name };
+  return { url: p.stateUrl!, stateDir: p.stateDir, pipeline: p.name };
 }
 
 /** After the snapshot is recorded: the destination's staging dropped, then the success and after actions. */

@@ -1,8 +1,9 @@
+import { TOTALLED_COUNTS } from '../state/history.js';
 import type { HistoryStores } from './history-stores.js';
 import type { CatalogEntry } from './pipeline-catalog.js';
 import type { RunManager } from './run-manager.js';
 
-const ROW_KINDS = ['read', 'added', 'changed', 'removed', 'sent', 'inserted', 'updated', 'deleted', 'unchanged', 'rejected', 'retried', 'stillRejected'] as const;
+const ROW_KINDS = TOTALLED_COUNTS;
 /** Prometheus label values are snake_case. */
 const KIND_LABEL: Record<(typeof ROW_KINDS)[number], string> = { ...Object.fromEntries(ROW_KINDS.map((k) => [k, k])), stillRejected: 'still_rejected' } as Record<(typeof ROW_KINDS)[number], string>;
 
@@ -10,7 +11,7 @@ const KIND_LABEL: Record<(typeof ROW_KINDS)[number], string> = { ...Object.fromE
  * /metrics in the Prometheus text format (version 0.0.4). Counters are read from the run
  * history, so they include runs started from the CLI and survive a restart of `serve`.
  */
-export function renderMetrics(entries: CatalogEntry[], manager: RunManager, stores: HistoryStores): string {
+export async function renderMetrics(entries: CatalogEntry[], manager: RunManager, stores: HistoryStores): Promise<string> {
   const families = {
     runs: family('outflow_runs_total', 'counter', 'Runs recorded in the history, by final status.'),
     rows: family('outflow_rows_total', 'counter', 'Rows over all runs, by kind (read, added, changed, removed, sent, inserted, updated, deleted, unchanged, rejected, retried, still_rejected).'),
@@ -27,12 +28,12 @@ export function renderMetrics(entries: CatalogEntry[], manager: RunManager, stor
     families.valid.add(pipeline, e.pipeline ? 1 : 0);
     if (!e.pipeline) continue;
     families.running.add(pipeline, manager.running(e.name) ? 1 : 0);
-    const history = stores.get(e.pipeline.stateDir);
+    const history = await stores.get(e.pipeline);
     let rejected = 0;
     let durationSum = 0;
     let finished = 0;
     const rows = Object.fromEntries(ROW_KINDS.map((k) => [k, 0])) as Record<(typeof ROW_KINDS)[number], number>;
-    for (const t of history.runTotals(e.name)) {
+    for (const t of await history.runTotals(e.name)) {
       families.runs.add({ ...pipeline, status: t.status }, t.runs);
       for (const k of ROW_KINDS) rows[k] += Number(t.counts[k] ?? 0);
       rejected += Number(t.counts.rejected ?? 0) - Number(t.counts.stillRejected ?? 0);
@@ -45,8 +46,9 @@ export function renderMetrics(entries: CatalogEntry[], manager: RunManager, stor
     families.rejected.add(pipeline, rejected);
     families.duration.addRaw(`outflow_run_duration_seconds_sum${labels(pipeline)} ${durationSum}`);
     families.duration.addRaw(`outflow_run_duration_seconds_count${labels(pipeline)} ${finished}`);
-    const last = history.listRuns(e.name, 20).find((r) => r.status !== 'running' && r.status !== 'skipped');
-    const latest = history.listRuns(e.name, 1)[0];
+    const recent = await history.listRuns(e.name, 20);
+    const last = recent.find((r) => r.status !== 'running' && r.status !== 'skipped');
+    const latest = recent[0];
     if (latest) families.lastRun.add(pipeline, Math.floor(Date.parse(latest.startedAt) / 1000));
     if (last) {
       families.lastDuration.add(pipeline, (last.durationMs ?? 0) / 1000);

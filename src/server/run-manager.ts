@@ -5,7 +5,7 @@ import { runPipeline, type ProgressEvent } from '../engine/run-pipeline.js';
 import type { RunResult, RunStatus } from '../state/run-result.js';
 import { LockedError } from '../errors.js';
 import { dispatcherFor } from '../workers/queue-dispatcher.js';
-import { HistoryStore } from '../state/history-store.js';
+import type { HistoryStores } from './history-stores.js';
 import { alertPayload, deliverAlert, firedAlerts, DEFAULT_DELIVERY, type DeliveryOptions } from './alerts.js';
 import type { ServerLog } from './server-log.js';
 
@@ -49,6 +49,8 @@ export interface RunManagerOptions {
   /** Link to a run's page, for alerts. */
   runUrl: (pipeline: string, runId: number) => string;
   delivery?: DeliveryOptions;
+  /** The server's open histories (lock holders, skipped runs, the previous run for alerts). */
+  stores: HistoryStores;
 }
 
 /**
@@ -60,6 +62,8 @@ export class RunManager extends EventEmitter<{ event: [RunEvent] }> {
   private readonly active = new Map<string, ActiveRun & { controller: AbortController; done: Promise<void> }>();
   private readonly pendingAlerts = new Set<Promise<unknown>>();
   private isStopping = false;
+  /** Triggers per pipeline that have not yet started their run (nor been refused): history is async. */
+  private readonly starting = new Map<string, number>();
 
   constructor(private readonly opts: RunManagerOptions) {
     super();
@@ -79,16 +83,28 @@ export class RunManager extends EventEmitter<{ event: [RunEvent] }> {
    * and records it as skipped, so the history shows every due time that did not run.
    */
   async trigger(p: Pipeline, trigger: 'api' | 'schedule'): Promise<TriggerOutcome> {
-    const { log } = this.opts;
     if (this.isStopping) return { kind: 'stopping', message: 'the server is shutting down; no new runs start' };
     const current = this.active.get(p.name);
     if (current && trigger === 'api') {
       return { kind: 'running', runId: current.runId, message: `pipeline ${p.name} is already running (run ${current.runId})` };
     }
+    if (this.starting.has(p.name) && trigger === 'api') return { kind: 'running', message: `pipeline ${p.name} is starting a run` };
+    this.starting.set(p.name, (this.starting.get(p.name) ?? 0) + 1);
+    try {
+      return await this.start(p, trigger);
+    } finally {
+      const n = (this.starting.get(p.name) ?? 1) - 1;
+      if (n > 0) this.starting.set(p.name, n);
+      else this.starting.delete(p.name);
+    }
+  }
+
+  private async start(p: Pipeline, trigger: 'api' | 'schedule'): Promise<TriggerOutcome> {
+    const { log } = this.opts;
     if (trigger === 'api') {
       // A click is refused up front when another process runs the pipeline, so it is not
       // recorded as a skipped run (a due schedule is: the history shows every due time).
-      const holder = withHistory(p, (h) => h.lockHolder(p.name));
+      const holder = await (await this.opts.stores.get(p)).lockHolder(p.name);
       if (holder) {
         const of = holder.runId ? ` (run ${holder.runId})` : '';
         return { kind: 'elsewhere', message: `pipeline ${p.name} is running in another process${of} since ${holder.since}; wait for it to finish` };
@@ -98,8 +114,10 @@ export class RunManager extends EventEmitter<{ event: [RunEvent] }> {
     let runId: number | undefined;
     let settle: () => void = () => undefined;
     const done = new Promise<void>((ok) => (settle = ok));
-    // runPipeline takes the lock and records the run synchronously, before its first await,
-    // and calls onStart then: run.started goes out before the first stage's progress.
+    let started: () => void = () => undefined;
+    const hasStarted = new Promise<void>((ok) => (started = ok));
+    // runPipeline takes the lock and records the run, and calls onStart then, before any
+    // stage: run.started goes out before the first stage's progress.
     // A pipeline with workers: true hands its partitions to `outflow worker` processes.
     const dispatcher = dispatcherFor(p, false);
     const running = runPipeline(p, {
@@ -108,12 +126,14 @@ export class RunManager extends EventEmitter<{ event: [RunEvent] }> {
       dispatcher,
       onStart: (id) => {
         runId = id;
+        started();
         this.active.set(p.name, { pipeline: p.name, runId: id, trigger, startedAt: new Date().toISOString(), controller, done });
         log.info('run.started', { pipeline: p.name, run: id, trigger });
         this.send({ type: 'run.started', pipeline: p.name, runId: id, status: 'running' });
       },
       onProgress: (e) => this.progress(p.name, e),
     });
+    await Promise.race([hasStarted, running.catch(() => undefined)]);
     if (runId === undefined) {
       settle();
       void dispatcher?.close();
@@ -124,7 +144,7 @@ export class RunManager extends EventEmitter<{ event: [RunEvent] }> {
         if (!(e instanceof LockedError)) throw e;
         log.warn('run.skipped', { pipeline: p.name, trigger, reason: e.message });
         // runPipeline recorded the skipped run: its id is the newest of the pipeline.
-        const skipped = withHistory(p, (h) => h.listRuns(p.name, 1)[0]);
+        const [skipped] = await (await this.opts.stores.get(p)).listRuns(p.name, 1);
         if (skipped?.status === 'skipped') {
           this.send({ type: 'run.skipped', pipeline: p.name, runId: skipped.id, status: 'skipped', error: redact(e.message) });
         }
@@ -191,7 +211,7 @@ export class RunManager extends EventEmitter<{ event: [RunEvent] }> {
 
   private async sendAlerts(p: Pipeline, r: RunResult): Promise<void> {
     if (p.spec.alerts.length === 0) return;
-    const fired = firedAlerts(p, r, this.previousRead(p, r.runId));
+    const fired = firedAlerts(p, r, await this.previousRead(p, r.runId));
     await Promise.all(
       fired.map(({ rule, why }) =>
         deliverAlert(rule.webhook, alertPayload(r, rule, why, this.opts.runUrl(p.name, r.runId)), this.opts.log, this.opts.delivery ?? DEFAULT_DELIVERY),
@@ -200,20 +220,16 @@ export class RunManager extends EventEmitter<{ event: [RunEvent] }> {
   }
 
   /** counts.read of the last completed run before `runId`, for row_count_change. */
-  private previousRead(p: Pipeline, runId: number): number | undefined {
+  private async previousRead(p: Pipeline, runId: number): Promise<number | undefined> {
     if (!p.spec.alerts.some((a) => a.on === 'row_count_change')) return undefined;
-    const history = HistoryStore.open(p.stateDir);
-    try {
-      for (let offset = 0; offset < 1000; offset += 50) {
-        const page = history.listRuns(p.name, 50, offset);
-        const prev = page.find((run) => run.id < runId && (run.status === 'success' || run.status === 'partial'));
-        if (prev) return prev.counts.read ?? 0;
-        if (page.length < 50) return undefined;
-      }
-      return undefined;
-    } finally {
-      history.close();
+    const history = await this.opts.stores.get(p);
+    for (let offset = 0; offset < 1000; offset += 50) {
+      const page = await history.listRuns(p.name, 50, offset);
+      const prev = page.find((run) => run.id < runId && (run.status === 'success' || run.status === 'partial'));
+      if (prev) return prev.counts.read ?? 0;
+      if (page.length < 50) return undefined;
     }
+    return undefined;
   }
 
   /**
@@ -233,15 +249,6 @@ export class RunManager extends EventEmitter<{ event: [RunEvent] }> {
     }
     await Promise.race([all(), sleepMs(10_000)]);
     await Promise.race([Promise.all([...this.pendingAlerts]), sleepMs(15_000)]);
-  }
-}
-
-function withHistory<T>(p: Pipeline, read: (h: HistoryStore) => T): T {
-  const h = HistoryStore.open(p.stateDir);
-  try {
-    return read(h);
-  } finally {
-    h.close();
   }
 }
 

@@ -1,12 +1,12 @@
 import { resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { registerSecret } from '../config/redact.js';
+import { redact, registerSecret } from '../config/redact.js';
 import { ConfigError } from '../errors.js';
 import type { DeliveryOptions } from './alerts.js';
 import { createApiServer } from './api/api-server.js';
 import { PauseStore } from './pause-store.js';
 import { RunEventLog } from './run-event-log.js';
-import { HistoryStores } from './history-stores.js';
+import { HistoryStores, historyKey } from './history-stores.js';
 import { loadCatalog, reloadCatalog, type CatalogEntry } from './pipeline-catalog.js';
 import { watchPipelineFolder } from './pipeline-watcher.js';
 import { RunManager } from './run-manager.js';
@@ -21,6 +21,8 @@ export interface ServeOptions {
   port?: number;
   /** Overrides every pipeline's state folder. */
   stateDir?: string;
+  /** Overrides every pipeline's state database (run history and locks in Postgres). */
+  stateUrl?: string;
   logFormat?: LogFormat;
   /** Where log lines go; stderr by default. */
   logLine?: (line: string) => void;
@@ -59,15 +61,17 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
   }
   const log = new ServerLog(opts.logFormat ?? 'text', opts.logLine);
   const dir = resolve(opts.dir);
-  const entries = loadCatalog(dir, { stateDir: opts.stateDir, env });
+  const entries = loadCatalog(dir, { stateDir: opts.stateDir, stateUrl: opts.stateUrl, env });
   for (const e of entries) {
     if (e.pipeline) log.info('pipeline.loaded', { pipeline: e.name, file: e.file, schedule: e.pipeline.spec.schedule, every_ms: e.pipeline.spec.every });
     else log.error('pipeline.invalid', { pipeline: e.name, file: e.file, error: e.error });
   }
 
   let baseUrl = '';
+  const stores = new HistoryStores();
   const manager = new RunManager({
     log,
+    stores,
     runUrl: (pipeline, runId) => `${opts.publicUrl?.replace(/\/$/, '') ?? baseUrl}/pipelines/${encodeURIComponent(pipeline)}/runs/${runId}`,
     delivery: opts.delivery,
   });
@@ -78,7 +82,6 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
     log.info('schedule.due', { pipeline: name });
     manager.trigger(p, 'schedule').catch((e) => log.error('schedule.error', { pipeline: name, error: (e as Error).message }));
   });
-  const stores = new HistoryStores();
   const pauses = new PauseStore();
   const events = new RunEventLog();
   // Each run's events are kept for its page (written before the stream sends them on).
@@ -118,7 +121,7 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
   // Pipeline files added, edited or removed while serving are picked up without a restart.
   const watcher = await watchPipelineFolder(dir, () => {
     try {
-      const { added, changed, removed } = reloadCatalog(dir, entries, { stateDir: opts.stateDir, env });
+      const { added, changed, removed } = reloadCatalog(dir, entries, { stateDir: opts.stateDir, stateUrl: opts.stateUrl, env });
       for (const e of [...changed, ...removed]) {
         scheduler.remove(e.name);
         byName.delete(e.name);
@@ -148,13 +151,18 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
       await watcher.close();
       await manager.stop(opts.graceMs ?? 30_000);
       // A run whose cancellation did not finish in time is still 'running' in history: say why it ended.
-      for (const dir of new Set([...byName.values()].map((p) => p.stateDir))) {
-        stores.get(dir).closeOrphans('cancelled', 'the server stopped before the run finished');
+      const histories = new Map([...byName.values()].map((p) => [historyKey(p), p]));
+      for (const p of histories.values()) {
+        try {
+          await (await stores.get(p)).closeOrphans('cancelled', 'the server stopped before the run finished');
+        } catch (e) {
+          log.error('shutdown.history', { pipeline: p.name, error: redact((e as Error).message) });
+        }
       }
       // Live streams get the last events (run.finished of cancelled runs) and a clean end.
       streams.endAll();
       await app.close();
-      stores.closeAll();
+      await stores.closeAll();
       log.info('server.stopped');
     })());
   return { url: baseUrl, entries, manager, log, stop };

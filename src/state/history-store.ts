@@ -5,14 +5,33 @@ import Database from 'better-sqlite3';
 import type { RejectedRowRecord, RowCounts, RunResult, RunStatus, StageTiming } from '../state/run-result.js';
 import { LockedError } from '../errors.js';
 import type { ChangeEntry, ChangeOperation } from '../diff/change-keys.js';
-import { redact, redactValue } from '../config/redact.js';
+import {
+  changeRecord,
+  diedMessage,
+  finishedRunColumns,
+  lockedMessage,
+  rejectedRecord,
+  runRecord,
+  storedChange,
+  storedRejected,
+  TOTALLED_COUNTS,
+  type ChangeRecord,
+  type History,
+  type LockHolder,
+  type RejectedGroup,
+  type RunRecord,
+  type RunRow,
+  type RunTotals,
+  type StartedRun,
+} from './history.js';
 
 /**
  * Run history, rejected rows and run locks, in SQLite (WAL) under the state folder. SQLite
- * because several processes share it: a `serve` process, a `run` from a terminal and an
- * `outflow runs` reading history while a run is going.
+ * because several processes on one machine share it: a `serve` process, a `run` from a
+ * terminal and an `outflow runs` reading history while a run is going. better-sqlite3 is
+ * synchronous; the methods are async only to fit `History` (see postgres-history.ts).
  */
-export class HistoryStore {
+export class HistoryStore implements History {
   private constructor(private readonly db: Database.Database) {}
 
   static open(stateDir: string): HistoryStore {
@@ -71,15 +90,13 @@ export class HistoryStore {
    * Takes the pipeline's run lock. A lock whose holder process is gone (same host, dead pid)
    * is taken over, so a killed run never blocks the next one.
    */
-  acquireLock(pipeline: string): void {
+  async acquireLock(pipeline: string): Promise<void> {
     const take = this.db.transaction(() => {
       const held = this.db.prepare('SELECT pid, host, acquired_at, run_id FROM locks WHERE pipeline = ?').get(pipeline) as
         | { pid: number; host: string; acquired_at: string; run_id: number | null }
         | undefined;
       if (held && !(held.host === hostname() && !isAlive(held.pid))) {
-        throw new LockedError(
-          `pipeline ${pipeline} is already running (pid ${held.pid} on ${held.host}, since ${held.acquired_at}${held.run_id ? `, run ${held.run_id}` : ''}); wait for it to finish`,
-        );
+        throw new LockedError(lockedMessage(pipeline, { pid: held.pid, host: held.host, since: held.acquired_at, runId: held.run_id }));
       }
       if (held) {
         // The holder died: its run record stays 'running' forever unless we close it here.
@@ -87,7 +104,7 @@ export class HistoryStore {
           this.db
             // The message is built here: SQLite's || would print a pid bound as a JS number as `3119.0`.
             .prepare(`UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ? AND status = 'running'`)
-            .run(`the process running it died (pid ${Math.trunc(held.pid)})`, new Date().toISOString(), held.run_id);
+            .run(diedMessage(held.pid), new Date().toISOString(), held.run_id);
         }
         this.db.prepare('DELETE FROM locks WHERE pipeline = ?').run(pipeline);
       }
@@ -98,17 +115,17 @@ export class HistoryStore {
     take.immediate();
   }
 
-  releaseLock(pipeline: string): void {
+  async releaseLock(pipeline: string): Promise<void> {
     this.db.prepare('DELETE FROM locks WHERE pipeline = ? AND pid = ? AND host = ?').run(pipeline, process.pid, hostname());
   }
 
-  isLocked(pipeline: string): boolean {
+  async isLocked(pipeline: string): Promise<boolean> {
     const held = this.db.prepare('SELECT pid, host FROM locks WHERE pipeline = ?').get(pipeline) as { pid: number; host: string } | undefined;
     return !!held && !(held.host === hostname() && !isAlive(held.pid));
   }
 
   /** Who holds the pipeline's lock (a live process), for "running elsewhere"; undefined when free. */
-  lockHolder(pipeline: string): { runId: number | null; since: string; pid: number; host: string } | undefined {
+  async lockHolder(pipeline: string): Promise<LockHolder | undefined> {
     const held = this.db.prepare('SELECT pid, host, run_id, acquired_at FROM locks WHERE pipeline = ?').get(pipeline) as
       | { pid: number; host: string; run_id: number | null; acquired_at: string }
       | undefined;
@@ -120,7 +137,7 @@ export class HistoryStore {
    * Records a new run. `id` is unique in the state folder; `number` counts this pipeline's
    * runs (1, 2, 3…) however many pipelines share the folder, and is what users see.
    */
-  startRun(pipeline: string, mode: string, trigger: string, status: RunStatus = 'running'): { id: number; number: number; startedAt: string } {
+  async startRun(pipeline: string, mode: string, trigger: string, status: RunStatus = 'running'): Promise<StartedRun> {
     const startedAt = new Date().toISOString();
     const insert = this.db.transaction(() => {
       const r = this.db
@@ -137,75 +154,63 @@ export class HistoryStore {
   }
 
   /** Progress while a run is going (counts and stages so far), for live status. */
-  updateRun(id: number, counts: RowCounts, stages: StageTiming[]): void {
+  async updateRun(id: number, counts: RowCounts, stages: StageTiming[]): Promise<void> {
     this.db.prepare('UPDATE runs SET counts = ?, stages = ? WHERE id = ?').run(JSON.stringify(counts), JSON.stringify(stages), id);
   }
 
-  finishRun(result: RunResult): void {
+  async finishRun(result: RunResult): Promise<void> {
     const save = this.db.transaction(() => {
-      this.db
-        .prepare(
-          `UPDATE runs SET status = ?, sync_kind = ?, full_reason = ?, finished_at = ?, duration_ms = ?, counts = ?, stages = ?, error = ? WHERE id = ?`,
-        )
-        .run(
-          result.status,
-          result.syncKind,
-          result.fullReason ?? null,
-          result.finishedAt ?? new Date().toISOString(),
-          result.durationMs,
-          JSON.stringify(result.counts),
-          JSON.stringify(result.stages),
-          result.error ? redact(result.error) : null,
-          result.runId,
-        );
+      const columns = finishedRunColumns(result);
+      this.db.prepare(`UPDATE runs SET ${columns.map(([c]) => `${c} = ?`).join(', ')} WHERE id = ?`).run(...columns.map(([, v]) => v), result.runId);
       const ins = this.db.prepare('INSERT INTO rejected_rows (run_id, pipeline, key, column_name, reason) VALUES (?, ?, ?, ?, ?)');
       for (const r of result.rejected) {
-        ins.run(result.runId, result.pipeline, JSON.stringify(redactValue(jsonSafe(r.key))), r.column ?? null, redact(r.reason));
+        const row = storedRejected(r);
+        ins.run(result.runId, result.pipeline, row.key, row.column, row.reason);
       }
     });
     save();
   }
 
-  listRuns(pipeline: string | undefined, limit = 20, offset = 0): RunRecord[] {
+  async listRuns(pipeline: string | undefined, limit = 20, offset = 0): Promise<RunRecord[]> {
     const rows = (
       pipeline
         ? this.db.prepare('SELECT * FROM runs WHERE pipeline = ? ORDER BY id DESC LIMIT ? OFFSET ?').all(pipeline, limit, offset)
         : this.db.prepare('SELECT * FROM runs ORDER BY id DESC LIMIT ? OFFSET ?').all(limit, offset)
     ) as RunRow[];
-    return rows.map(toRecord);
+    return rows.map(runRecord);
   }
 
-  countRuns(pipeline?: string): number {
+  async countRuns(pipeline?: string): Promise<number> {
     const r = (pipeline
       ? this.db.prepare('SELECT count(*) AS n FROM runs WHERE pipeline = ?').get(pipeline)
       : this.db.prepare('SELECT count(*) AS n FROM runs').get()) as { n: number };
     return r.n;
   }
 
-  getRun(id: number): RunRecord | undefined {
+  async getRun(id: number): Promise<RunRecord | undefined> {
     const row = this.db.prepare('SELECT * FROM runs WHERE id = ?').get(id) as RunRow | undefined;
-    return row ? toRecord(row) : undefined;
+    return row ? runRecord(row) : undefined;
   }
 
   /** A pipeline's run by its number (what `outflow runs` shows and `--run N` takes). */
-  getRunByNumber(pipeline: string, number: number): RunRecord | undefined {
+  async getRunByNumber(pipeline: string, number: number): Promise<RunRecord | undefined> {
     const row = this.db.prepare('SELECT * FROM runs WHERE pipeline = ? AND number = ?').get(pipeline, number) as RunRow | undefined;
-    return row ? toRecord(row) : undefined;
+    return row ? runRecord(row) : undefined;
   }
 
-  rejectedRows(runId: number, limit = 100, offset = 0): RejectedRowRecord[] {
+  async rejectedRows(runId: number, limit = 100, offset = 0): Promise<RejectedRowRecord[]> {
     const rows = this.db
       .prepare('SELECT key, column_name, reason FROM rejected_rows WHERE run_id = ? ORDER BY rowid LIMIT ? OFFSET ?')
       .all(runId, limit, offset) as { key: string; column_name: string | null; reason: string }[];
-    return rows.map((r) => ({ key: JSON.parse(r.key), column: r.column_name ?? undefined, reason: r.reason }));
+    return rows.map(rejectedRecord);
   }
 
-  countRejected(runId: number): number {
+  async countRejected(runId: number): Promise<number> {
     return (this.db.prepare('SELECT count(*) AS n FROM rejected_rows WHERE run_id = ?').get(runId) as { n: number }).n;
   }
 
   /** A run's rejected rows counted by column and reason, most frequent first. */
-  rejectedGroups(runId: number, limit = 100): { column: string | null; reason: string; count: number }[] {
+  async rejectedGroups(runId: number, limit = 100): Promise<RejectedGroup[]> {
     return this.db
       .prepare(
         'SELECT column_name AS "column", reason, count(*) AS count FROM rejected_rows WHERE run_id = ? GROUP BY column_name, reason ORDER BY count DESC, reason LIMIT ?',
@@ -214,55 +219,58 @@ export class HistoryStore {
   }
 
   /** Rejected rows whose key, column or reason contains `text` (case-insensitive), paged. */
-  searchRejected(runId: number, text: string, limit: number, offset: number): { rows: RejectedRowRecord[]; total: number } {
+  async searchRejected(runId: number, text: string, limit: number, offset: number): Promise<{ rows: RejectedRowRecord[]; total: number }> {
     const where = "run_id = ? AND (instr(lower(key), lower(?)) > 0 OR instr(lower(coalesce(column_name, '')), lower(?)) > 0 OR instr(lower(reason), lower(?)) > 0)";
     const args = [runId, text, text, text];
     const rows = this.db
       .prepare(`SELECT key, column_name, reason FROM rejected_rows WHERE ${where} ORDER BY rowid LIMIT ? OFFSET ?`)
       .all(...args, limit, offset) as { key: string; column_name: string | null; reason: string }[];
     const total = (this.db.prepare(`SELECT count(*) AS n FROM rejected_rows WHERE ${where}`).get(...args) as { n: number }).n;
-    return { rows: rows.map((r) => ({ key: JSON.parse(r.key), column: r.column_name ?? undefined, reason: r.reason })), total };
+    return { rows: rows.map(rejectedRecord), total };
   }
 
   /** Every rejected row of a run, one at a time (CSV export without holding them all). */
-  *eachRejected(runId: number): Generator<RejectedRowRecord> {
+  async *eachRejected(runId: number): AsyncGenerator<RejectedRowRecord> {
     const rows = this.db.prepare('SELECT key, column_name, reason FROM rejected_rows WHERE run_id = ? ORDER BY rowid').iterate(runId) as IterableIterator<{
       key: string;
       column_name: string | null;
       reason: string;
     }>;
-    for (const r of rows) yield { key: JSON.parse(r.key), column: r.column_name ?? undefined, reason: r.reason };
+    for (const r of rows) yield rejectedRecord(r);
   }
 
   /** Appends one page of a run's change log (key JSON, operation, and for a rejection its reason). */
-  recordChanges(runId: number, entries: ChangeEntry[]): void {
+  async recordChanges(runId: number, entries: ChangeEntry[]): Promise<void> {
     const ins = this.db.prepare('INSERT INTO changes (run_id, op, key, column_name, reason) VALUES (?, ?, ?, ?, ?)');
     this.db.transaction(() => {
-      for (const e of entries) ins.run(runId, e.op, redact(e.key), e.column ?? null, e.reason ? redact(e.reason) : null);
+      for (const e of entries) {
+        const row = storedChange(e);
+        ins.run(runId, row.op, row.key, row.column, row.reason);
+      }
     })();
   }
 
   /** Forgets a run's change log (an attempt that is being retried records it again). */
-  clearChanges(runId: number): void {
+  async clearChanges(runId: number): Promise<void> {
     this.db.prepare('DELETE FROM changes WHERE run_id = ?').run(runId);
   }
 
   /** One page of a run's change log, in the order it was recorded. */
-  changes(runId: number, limit = 100, offset = 0): ChangeRecord[] {
+  async changes(runId: number, limit = 100, offset = 0): Promise<ChangeRecord[]> {
     const rows = this.db
       .prepare('SELECT op, key, column_name, reason FROM changes WHERE run_id = ? ORDER BY rowid LIMIT ? OFFSET ?')
       .all(runId, limit, offset) as { op: ChangeOperation; key: string; column_name: string | null; reason: string | null }[];
-    return rows.map((r) => ({ op: r.op, key: JSON.parse(r.key), ...(r.column_name ? { column: r.column_name } : {}), ...(r.reason ? { reason: r.reason } : {}) }));
+    return rows.map(changeRecord);
   }
 
   /** How many change-log entries a run has, per operation. */
-  countChanges(runId: number): Partial<Record<ChangeOperation, number>> {
+  async countChanges(runId: number): Promise<Partial<Record<ChangeOperation, number>>> {
     const rows = this.db.prepare('SELECT op, count(*) AS n FROM changes WHERE run_id = ? GROUP BY op').all(runId) as { op: ChangeOperation; n: number }[];
     return Object.fromEntries(rows.map((r) => [r.op, r.n]));
   }
 
   /** Drops the change logs of a pipeline's runs beyond the newest `keepRuns`, or older than `keepDays`. */
-  pruneChanges(pipeline: string, retention: { keepRuns?: number; keepDays?: number }): void {
+  async pruneChanges(pipeline: string, retention: { keepRuns?: number; keepDays?: number }): Promise<void> {
     if (retention.keepRuns !== undefined) {
       this.db
         .prepare(
@@ -277,8 +285,8 @@ export class HistoryStore {
   }
 
   /** Totals per run status for one pipeline (for /metrics): runs, summed duration and summed row counts. */
-  runTotals(pipeline: string): RunTotals[] {
-    const kinds = ['read', 'added', 'changed', 'removed', 'sent', 'inserted', 'updated', 'deleted', 'unchanged', 'rejected', 'retried', 'stillRejected'] as const;
+  async runTotals(pipeline: string): Promise<RunTotals[]> {
+    const kinds = TOTALLED_COUNTS;
     const sums = kinds.map((k) => `coalesce(sum(json_extract(counts, '$.${k}')), 0) AS "${k}"`).join(', ');
     const rows = this.db
       .prepare(`SELECT status, count(*) AS runs, coalesce(sum(duration_ms), 0) AS duration_ms, ${sums} FROM runs WHERE pipeline = ? GROUP BY status`)
@@ -292,84 +300,17 @@ export class HistoryStore {
   }
 
   /** Marks runs left 'running' by this process (shutdown) with the given status. */
-  closeOrphans(status: RunStatus, error: string): void {
+  async closeOrphans(status: RunStatus, error: string): Promise<void> {
     this.db
       .prepare(`UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE status = 'running' AND pid = ? AND host = ?`)
       .run(status, error, new Date().toISOString(), process.pid, hostname());
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.db.close();
   }
 }
 
-export interface ChangeRecord {
-  op: ChangeOperation;
-  key: Record<string, unknown>;
-  column?: string;
-  reason?: string;
-}
-
-export interface RunTotals {
-  status: RunStatus;
-  runs: number;
-  durationMs: number;
-  counts: RowCounts;
-}
-
-export interface RunRecord {
-  id: number;
-  /** The run's number among its pipeline's runs. */
-  number: number;
-  pipeline: string;
-  status: RunStatus;
-  trigger: string;
-  mode: string;
-  syncKind?: string;
-  fullReason?: string;
-  startedAt: string;
-  finishedAt?: string;
-  durationMs?: number;
-  counts: Partial<RowCounts>;
-  stages: StageTiming[];
-  error?: string;
-}
-
-interface RunRow {
-  id: number;
-  number: number;
-  pipeline: string;
-  status: RunStatus;
-  trigger: string;
-  mode: string;
-  sync_kind: string | null;
-  full_reason: string | null;
-  started_at: string;
-  finished_at: string | null;
-  duration_ms: number | null;
-  counts: string;
-  stages: string;
-  error: string | null;
-}
-
-function toRecord(r: RunRow): RunRecord {
-  return {
-    id: r.id,
-    number: r.number,
-    pipeline: r.pipeline,
-    status: r.status,
-    trigger: r.trigger,
-    mode: r.mode,
-    syncKind: r.sync_kind ?? undefined,
-    fullReason: r.full_reason ?? undefined,
-    startedAt: r.started_at,
-    finishedAt: r.finished_at ?? undefined,
-    durationMs: r.duration_ms ?? undefined,
-    counts: JSON.parse(r.counts),
-    stages: JSON.parse(r.stages),
-    error: r.error ?? undefined,
-  };
-}
 
 /**
  * History files written before run numbers counted per pipeline get the column, and their
@@ -393,13 +334,4 @@ function isAlive(pid: number): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
-}
-
-/** JSON cannot hold bigint or bytes; keys are stored in a readable, lossless text form. */
-export function jsonSafe(v: unknown): unknown {
-  if (typeof v === 'bigint') return v.toString();
-  if (v instanceof Uint8Array) return `\\x${Buffer.from(v).toString('hex')}`;
-  if (Array.isArray(v)) return v.map(jsonSafe);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, jsonSafe(x)]));
-  return v;
 }

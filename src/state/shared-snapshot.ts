@@ -4,6 +4,7 @@ import pg from 'pg';
 import { redact } from '../config/redact.js';
 import { TransientError } from '../errors.js';
 import { committedSnapshotFile, snapshotFile } from '../diff/snapshot-store.js';
+import { parseStateUrl } from './postgres-history.js';
 
 const q = pg.escapeIdentifier;
 
@@ -23,22 +24,23 @@ const PIECE_BYTES = 8 << 20;
  * delivery sits in its local file); on another machine its delta is sent again.
  */
 export interface SharedSnapshotPlace {
+  /** The state URL (its `?schema=` names the schema, default outflow). */
   url: string;
-  schema: string;
   stateDir: string;
   pipeline: string;
 }
 
-async function connect(s: SharedSnapshotPlace): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: s.url, application_name: 'outflow' });
+async function connect(place: SharedSnapshotPlace): Promise<{ client: pg.Client; schema: string }> {
+  const { connection, schema } = parseStateUrl(place.url);
+  const client = new pg.Client(connection);
   client.on('error', () => undefined);
   try {
     await client.connect();
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${q(s.schema)}`);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${q(schema)}`);
     await client.query(
-      `CREATE TABLE IF NOT EXISTS ${q(s.schema)}.snapshots (pipeline text NOT NULL, version bigint NOT NULL, piece integer NOT NULL, data bytea NOT NULL, PRIMARY KEY (pipeline, version, piece))`,
+      `CREATE TABLE IF NOT EXISTS ${q(schema)}.snapshots (pipeline text NOT NULL, version bigint NOT NULL, piece integer NOT NULL, data bytea NOT NULL, PRIMARY KEY (pipeline, version, piece))`,
     );
-    return client;
+    return { client, schema };
   } catch (e) {
     await client.end().catch(() => undefined);
     throw new TransientError(`cannot reach the state database for the shared snapshot: ${redact((e as Error).message)}`, { cause: e });
@@ -62,9 +64,9 @@ function setLocalVersion(s: SharedSnapshotPlace, version: number): void {
  * version fetched, or undefined when the local one is current.
  */
 export async function pullSharedSnapshot(s: SharedSnapshotPlace): Promise<number | undefined> {
-  const client = await connect(s);
+  const { client, schema } = await connect(s);
   try {
-    const top = await client.query<{ v: string | null }>(`SELECT max(version)::text AS v FROM ${q(s.schema)}.snapshots WHERE pipeline = $1`, [s.pipeline]);
+    const top = await client.query<{ v: string | null }>(`SELECT max(version)::text AS v FROM ${q(schema)}.snapshots WHERE pipeline = $1`, [s.pipeline]);
     const version = Number(top.rows[0].v ?? 0);
     if (version === 0 || version <= localVersion(s)) return undefined;
     const live = snapshotFile(s.stateDir, s.pipeline);
@@ -73,7 +75,7 @@ export async function pullSharedSnapshot(s: SharedSnapshotPlace): Promise<number
     const fd = openSync(partial, 'w');
     try {
       for (let piece = 0; ; piece++) {
-        const r = await client.query<{ data: Buffer }>(`SELECT data FROM ${q(s.schema)}.snapshots WHERE pipeline = $1 AND version = $2 AND piece = $3`, [
+        const r = await client.query<{ data: Buffer }>(`SELECT data FROM ${q(schema)}.snapshots WHERE pipeline = $1 AND version = $2 AND piece = $3`, [
           s.pipeline,
           version,
           piece,
@@ -102,15 +104,15 @@ export async function pullSharedSnapshot(s: SharedSnapshotPlace): Promise<number
  * `version`, in pieces, in one transaction that also drops older versions.
  */
 export async function pushSharedSnapshot(s: SharedSnapshotPlace, version: number): Promise<void> {
-  const client = await connect(s);
+  const { client, schema } = await connect(s);
   try {
     await client.query('BEGIN');
-    await client.query(`DELETE FROM ${q(s.schema)}.snapshots WHERE pipeline = $1 AND version >= $2`, [s.pipeline, version]);
+    await client.query(`DELETE FROM ${q(schema)}.snapshots WHERE pipeline = $1 AND version >= $2`, [s.pipeline, version]);
     let piece = 0;
     for await (const chunk of createReadStream(committedSnapshotFile(s.stateDir, s.pipeline), { highWaterMark: PIECE_BYTES })) {
-      await client.query(`INSERT INTO ${q(s.schema)}.snapshots (pipeline, version, piece, data) VALUES ($1, $2, $3, $4)`, [s.pipeline, version, piece++, chunk]);
+      await client.query(`INSERT INTO ${q(schema)}.snapshots (pipeline, version, piece, data) VALUES ($1, $2, $3, $4)`, [s.pipeline, version, piece++, chunk]);
     }
-    await client.query(`DELETE FROM ${q(s.schema)}.snapshots WHERE pipeline = $1 AND version < $2`, [s.pipeline, version]);
+    await client.query(`DELETE FROM ${q(schema)}.snapshots WHERE pipeline = $1 AND version < $2`, [s.pipeline, version]);
     await client.query('COMMIT');
     setLocalVersion(s, version);
   } catch (e) {

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { redact } from '../config/redact.js';
 import { ConfigError, TransientError } from '../errors.js';
+import { parseStateUrl } from '../state/postgres-history.js';
 
 const q = pg.escapeIdentifier;
 
@@ -26,8 +27,10 @@ export class PartitionLocks {
     private readonly schema: string,
   ) {}
 
-  static async connect(url: string, schema: string): Promise<PartitionLocks> {
-    const client = new pg.Client({ connectionString: url, application_name: 'outflow' });
+  /** `url`: the state URL (its `?schema=` names the schema outflow owns, default outflow). */
+  static async connect(url: string): Promise<PartitionLocks> {
+    const { connection, schema } = parseStateUrl(url);
+    const client = new pg.Client(connection);
     client.on('error', () => undefined); // a dropped session surfaces on the next query
     try {
       await client.connect();
@@ -81,9 +84,10 @@ function diffKey(pipeline: string): string {
   return `outflow:diff:${pipeline}`;
 }
 
-/** The queue's schema beside the state schema. */
-export function queueSchemaFor(stateSchema: string): string {
-  return `${stateSchema}_queue`;
+/** Where the job queue lives: pg-boss's own schema beside the state schema (`<schema>_queue`), on a URL without outflow's `?schema=`. */
+export function queuePlace(url: string): { connectionString: string; schema: string } {
+  const { connection, schema } = parseStateUrl(url);
+  return { connectionString: connection.connectionString!, schema: `${schema}_queue` };
 }
 
 export function requireStateUrl(stateUrl: string | undefined, what: string): string {

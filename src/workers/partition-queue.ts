@@ -2,6 +2,7 @@ import PgBoss from 'pg-boss';
 import { redact } from '../config/redact.js';
 import { OutflowError } from '../errors.js';
 import type { PartitionJob, PartitionOutcome } from '../engine/partition-dispatch.js';
+import { queuePlace } from './partition-locks.js';
 
 /** The pg-boss queue every `outflow worker` takes partitions from. */
 export const PARTITION_QUEUE = 'outflow-partitions';
@@ -25,10 +26,11 @@ export class PartitionQueue {
    * maintenance; one process at a time does it): it bounds how late a dead worker's
    * partition is noticed after its expiry.
    */
-  static async open(url: string, schema: string, opts: { superviseEverySeconds?: number } = {}): Promise<PartitionQueue> {
+  static async open(url: string, opts: { superviseEverySeconds?: number } = {}): Promise<PartitionQueue> {
     const errors: Error[] = [];
+    const { connectionString, schema } = queuePlace(url);
     const boss = new PgBoss({
-      connectionString: url,
+      connectionString,
       schema,
       application_name: 'outflow',
       max: 4,

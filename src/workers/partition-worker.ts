@@ -7,13 +7,13 @@ import { loadCatalog } from '../server/pipeline-catalog.js';
 import { runPartitionJob } from '../engine/run-partition-job.js';
 import type { PartitionJob, PartitionOutcome } from '../engine/partition-dispatch.js';
 import { PartitionQueue } from './partition-queue.js';
-import { PartitionLocks, queueSchemaFor } from './partition-locks.js';
+import { PartitionLocks } from './partition-locks.js';
 
 export interface WorkerOptions {
   /** Pipeline files and folders of them: where the worker finds a job's pipeline by name. */
   paths: string[];
+  /** The state URL (its `?schema=` names the schema outflow owns). */
   stateUrl: string;
-  stateSchema: string;
   /** Partitions delivered at once by this process. */
   concurrency: number;
   stateDir?: string;
@@ -36,13 +36,13 @@ export interface RunningWorker {
  */
 export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const me = `${hostname()}:${process.pid}`;
-  const queue = await PartitionQueue.open(o.stateUrl, queueSchemaFor(o.stateSchema), { superviseEverySeconds: o.superviseEverySeconds });
+  const queue = await PartitionQueue.open(o.stateUrl, { superviseEverySeconds: o.superviseEverySeconds });
   const stopping = new AbortController();
   await queue.work(o.concurrency, async (job) => {
     const d = job.data;
     const t0 = Date.now();
     o.log('took', { pipeline: d.pipeline, run: d.runId, partition: `${d.part + 1}/${d.partitions}`, job: job.id });
-    const locks = await PartitionLocks.connect(o.stateUrl, o.stateSchema);
+    const locks = await PartitionLocks.connect(o.stateUrl);
     try {
       if (!(await locks.claimPartition(d.pipeline, d.diffId, d.part))) {
         o.log('skipped', { pipeline: d.pipeline, run: d.runId, partition: `${d.part + 1}/${d.partitions}`, why: 'a newer run replaced this diff' });

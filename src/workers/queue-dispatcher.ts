@@ -4,7 +4,7 @@ import type { Pipeline } from '../config/load-pipeline.js';
 import { CancelledError, ConfigError } from '../errors.js';
 import { sleep } from '../engine/retry.js';
 import { PartitionQueue, type JobState } from './partition-queue.js';
-import { PartitionLocks, queueSchemaFor, requireStateUrl } from './partition-locks.js';
+import { PartitionLocks, requireStateUrl } from './partition-locks.js';
 
 /** How often a run looks at its partitions' jobs while it waits. */
 const POLL_MS = 500;
@@ -18,16 +18,13 @@ const POLL_MS = 500;
 export class QueueDispatcher implements PartitionDispatcher {
   private opened?: Promise<{ queue: PartitionQueue; locks: PartitionLocks }>;
 
-  constructor(
-    private readonly url: string,
-    private readonly stateSchema: string,
-  ) {}
+  constructor(private readonly url: string) {}
 
   private open(): Promise<{ queue: PartitionQueue; locks: PartitionLocks }> {
     this.opened ??= (async () => {
-      const locks = await PartitionLocks.connect(this.url, this.stateSchema);
+      const locks = await PartitionLocks.connect(this.url);
       try {
-        return { queue: await PartitionQueue.open(this.url, queueSchemaFor(this.stateSchema)), locks };
+        return { queue: await PartitionQueue.open(this.url), locks };
       } catch (e) {
         await locks.close();
         throw e;
@@ -88,5 +85,5 @@ export function dispatcherFor(p: Pipeline, asked: boolean): QueueDispatcher | un
   if (p.spec.diff !== 'warehouse') {
     throw new ConfigError(`${shown}: workers deliver the partitions of a warehouse diff; set diff: warehouse (the diff here is ${p.spec.diff})`);
   }
-  return new QueueDispatcher(requireStateUrl(p.stateUrl, `${shown}: delivery by workers`), p.stateSchema);
+  return new QueueDispatcher(requireStateUrl(p.stateUrl, `${shown}: delivery by workers`));
 }

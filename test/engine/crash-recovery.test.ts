@@ -59,17 +59,17 @@ async function expectConverged(s: Scenario): Promise<void> {
 }
 
 /** Every killed run was closed in history ('failed', process died) by the run that took its lock over. */
-function expectDeadRunsClosed(s: Scenario): void {
+async function expectDeadRunsClosed(s: Scenario): Promise<void> {
   const p = loadPipeline(s.file);
   const history = HistoryStore.open(p.stateDir);
   try {
-    const runs = history.listRuns(p.name, 100);
+    const runs = await history.listRuns(p.name, 100);
     const dead = runs.filter((r) => r.error?.includes('the process running it died'));
     expect(dead.length).toBe(s.pauses);
     expect(dead.every((r) => r.status === 'failed')).toBe(true);
     expect(runs.filter((r) => r.status === 'running')).toEqual([]);
   } finally {
-    history.close();
+    await history.close();
   }
 }
 
@@ -93,7 +93,7 @@ describe('SIGKILL during the first run (a full sync straight into the empty targ
     expect(r.counts).toMatchObject({ sent: 0, inserted: 0, updated: 0, deleted: 0 });
     expect((r as unknown as { stages: { stage: string }[] }).stages.some((x) => /^reconciled: run \d+ had delivered/.test(x.stage))).toBe(true);
     await expectConverged(s);
-    expectDeadRunsClosed(s);
+    await expectDeadRunsClosed(s);
   });
 });
 
@@ -140,7 +140,7 @@ describe.each(['upsert', 'mirror'] as const)('%s: SIGKILL at each point of an in
       expect(r.counts).toMatchObject({ ...delta, sent: delta.added + delta.changed, inserted: delta.added, updated: delta.changed, deleted: delta.removed });
     }
     await expectConverged(s);
-    expectDeadRunsClosed(s);
+    await expectDeadRunsClosed(s);
   });
 });
 
@@ -164,12 +164,12 @@ describe('one run at a time', () => {
     expect(second.stderr).toMatch(new RegExp(`pipeline ${p.name} is already running \\(pid ${holder.run.child.pid} on .*\\); wait for it to finish`));
     const history = HistoryStore.open(p.stateDir);
     try {
-      const [latest, running] = history.listRuns(p.name, 2);
+      const [latest, running] = await history.listRuns(p.name, 2);
       expect(latest.status).toBe('skipped');
       expect(latest.error).toMatch(/already running/);
       expect(running.status).toBe('running');
     } finally {
-      history.close();
+      await history.close();
     }
     // Nothing was written by either.
     expect(await f.query(`SELECT count(*)::int AS n FROM "${f.table}"`)).toEqual([{ n: 0 }]);

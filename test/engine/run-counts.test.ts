@@ -129,14 +129,14 @@ describe('a full mirror sync and a delete the target refuses', () => {
 });
 
 describe('the run history', () => {
-  it('names a dead run’s pid as an integer', () => {
+  it('names a dead run’s pid as an integer', async () => {
     const dir = tempDir('outflow-pid-');
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
     const pid = Number(dead.stdout.toString());
     const h = HistoryStore.open(dir);
-    h.acquireLock('p');
-    const { id } = h.startRun('p', 'upsert', 'cli');
-    h.close();
+    await h.acquireLock('p');
+    const { id } = await h.startRun('p', 'upsert', 'cli');
+    await h.close();
     // The lock now belongs to a process that has exited.
     const db = new Database(join(dir, 'history.sqlite'));
     db.prepare('UPDATE locks SET pid = ?').run(pid);
@@ -144,10 +144,10 @@ describe('the run history', () => {
     db.close();
     const h2 = HistoryStore.open(dir);
     try {
-      h2.acquireLock('p');
-      expect(h2.getRun(id)?.error).toBe(`the process running it died (pid ${pid})`);
+      await h2.acquireLock('p');
+      expect((await h2.getRun(id))?.error).toBe(`the process running it died (pid ${pid})`);
     } finally {
-      h2.close();
+      await h2.close();
     }
   });
 });

@@ -35,9 +35,9 @@ describe('timeouts', () => {
     // The run record says the same.
     const history = HistoryStore.open(p.stateDir);
     try {
-      expect(history.getRun(r.runId)).toMatchObject({ status: 'failed', error: r.error });
+      expect(await history.getRun(r.runId)).toMatchObject({ status: 'failed', error: r.error });
     } finally {
-      history.close();
+      await history.close();
     }
   });
 

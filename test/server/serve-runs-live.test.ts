@@ -141,7 +141,7 @@ describe('outflow serve: runs, live events, locks, pauses and rejected rows', ()
     // The lock an `outflow run` in a terminal takes (this test process plays that process).
     const cli = HistoryStore.open(stateDir);
     try {
-      cli.acquireLock(name);
+      await cli.acquireLock(name);
       const status = (await server.get(`/api/pipelines/${name}`)).body;
       expect(status.running).toBeNull();
       expect(status.runningElsewhere).toMatchObject({ since: expect.any(String) });
@@ -152,10 +152,10 @@ describe('outflow serve: runs, live events, locks, pauses and rejected rows', ()
         expect('run_id' in refused.body).toBe(false);
       }
       expect((await server.get(`/api/pipelines/${name}/runs`)).body.total).toBe(0);
-      cli.releaseLock(name);
+      await cli.releaseLock(name);
       expect((await server.get(`/api/pipelines/${name}`)).body.runningElsewhere).toBeNull();
     } finally {
-      cli.close();
+      await cli.close();
       await server.stop();
     }
   });

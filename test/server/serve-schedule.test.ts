@@ -101,10 +101,10 @@ describe('outflow serve: schedules and shutdown', () => {
     const { HistoryStore } = await import('../../src/state/history-store.js');
     const history = HistoryStore.open(stateDir);
     try {
-      expect(history.getRun(body.run_id)).toMatchObject({ status: 'cancelled', error: 'the run was cancelled' });
-      expect(history.isLocked(name)).toBe(false);
+      expect(await history.getRun(body.run_id)).toMatchObject({ status: 'cancelled', error: 'the run was cancelled' });
+      expect(await history.isLocked(name)).toBe(false);
     } finally {
-      history.close();
+      await history.close();
     }
     expect(server.logs.some((l) => l.includes('run.cancelling') && l.includes(`run=${body.run_id}`))).toBe(true);
     expect(server.logs.at(-1)).toMatch(/server\.stopped/);

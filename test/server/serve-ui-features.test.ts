@@ -214,7 +214,7 @@ describe('outflow serve: web UI features in Chromium', () => {
   it('shows a pipeline locked by a CLI run as running elsewhere, its button disabled', async () => {
     const cli = HistoryStore.open(stateDir);
     try {
-      cli.acquireLock(name);
+      await cli.acquireLock(name);
       await open('/');
       const row = page.locator(`tr[data-pipeline="${name}"]`);
       await row.locator('[data-status="running elsewhere"]').waitFor();
@@ -223,8 +223,8 @@ describe('outflow serve: web UI features in Chromium', () => {
       expect(await button.textContent()).toBe('Running elsewhere');
       await snap('ui-running-elsewhere.png');
     } finally {
-      cli.releaseLock(name);
-      cli.close();
+      await cli.releaseLock(name);
+      await cli.close();
     }
   });
 

@@ -74,7 +74,9 @@ describe('the row-level change log of a run', () => {
     }
     const h = HistoryStore.open(join(f.dir, 'state'));
     try {
-      const runs = h.listRuns(f.name).map((r) => [r.number, r.counts.changed || r.counts.added, Object.values(h.countChanges(r.id)).reduce((a, b) => a + (b ?? 0), 0)]);
+      const runs = await Promise.all(
+        (await h.listRuns(f.name)).map(async (r) => [r.number, r.counts.changed || r.counts.added, Object.values(await h.countChanges(r.id)).reduce((a, b) => a + (b ?? 0), 0)]),
+      );
       // Each run changed 50 rows; the log keeps 10 of them, and only for the 2 newest runs.
       expect(runs).toEqual([
         [3, 50, 10],
@@ -82,7 +84,7 @@ describe('the row-level change log of a run', () => {
         [1, 50, 0],
       ]);
     } finally {
-      h.close();
+      await h.close();
     }
   });
 });

@@ -22,7 +22,7 @@ beforeAll(async () => {
   await duckdbExec(warehouse, `CREATE TABLE items AS SELECT i AS id, 'item ' || i AS name, i AS v FROM range(1, 1001) AS t(i)`);
   writeFile(
     file,
-    `name: shared_snap\nsource:\n  type: duckdb\n  path: ${warehouse}\nmodel:\n  table: items\ndestination:\n  type: postgres\n  url: ${PG_URL}\n  table: ${target}\nprimary_key: id\nstate:\n  schema: ${stateSchema}\n`,
+    `name: shared_snap\nsource:\n  type: duckdb\n  path: ${warehouse}\nmodel:\n  table: items\ndestination:\n  type: postgres\n  url: ${PG_URL}\n  table: ${target}\nprimary_key: id\n`,
   );
 });
 
@@ -32,7 +32,7 @@ afterAll(async () => {
   await db.end();
 });
 
-const onMachine = (name: string) => loadPipeline(file, { stateDir: join(dir, name), stateUrl: PG_URL });
+const onMachine = (name: string) => loadPipeline(file, { stateDir: join(dir, name), stateUrl: `${PG_URL}?schema=${stateSchema}` });
 
 describe('shared snapshot (state.url)', () => {
   it('a run on another state folder diffs against the snapshot the last run stored, wherever it ran', async () => {

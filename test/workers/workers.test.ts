@@ -22,6 +22,8 @@ const schema = uniqueName('wk');
 const stateSchema = uniqueName('wkstate');
 const dir = tempDir('outflow-workers-');
 const workers: Worker[] = [];
+/** The state database: the test's own schema in it (`?schema=`), so other test files' workers never see these jobs. */
+const STATE_URL = `${PG_URL}?schema=${stateSchema}`;
 
 interface Worker {
   child: ChildProcess;
@@ -31,7 +33,7 @@ interface Worker {
 
 /** An `outflow worker` process on the test's pipeline folder, resolved once it says it is ready. */
 async function startWorker(env: Record<string, string> = {}): Promise<Worker> {
-  const child = spawn(process.execPath, [CLI, 'worker', join(dir, 'pipelines'), '--state-url', PG_URL, '--state-schema', stateSchema], {
+  const child = spawn(process.execPath, [CLI, 'worker', join(dir, 'pipelines'), '--state-url', STATE_URL], {
     env: { ...process.env, OUTFLOW_TEST_PG_URL: PG_URL, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -88,8 +90,6 @@ retry:
   initial_delay: 1s
 timeouts:
   partition: 20s
-state:
-  schema: ${stateSchema}
 `;
 }
 
@@ -153,7 +153,7 @@ describe('outflow worker', () => {
     const w1 = await startWorker({ OUTFLOW_TEST_PAUSE_AT: 'snapshot', OUTFLOW_TEST_PAUSE_FILE: pause });
     await startWorker();
     await startWorker();
-    const run = startCli(['--json', 'run', join(dir, 'pipelines', 'big.yaml'), '--state-url', PG_URL], env);
+    const run = startCli(['--json', 'run', join(dir, 'pipelines', 'big.yaml'), '--state-url', STATE_URL], env);
     await waitForFile(pause, 240_000);
     w1.child.kill('SIGKILL');
     const r = runJson(await run.done);
@@ -173,7 +173,7 @@ describe('outflow worker', () => {
 
     // The next run sends only the new rows, through the two workers left.
     await db.query(`INSERT INTO ${schema}.model SELECT i, md5(i::text), i * 2 FROM generate_series(${ROWS + 1}, ${ROWS + 1000}) AS i`);
-    const next = runJson(await runCli(['--json', 'run', join(dir, 'pipelines', 'big.yaml'), '--state-url', PG_URL], env));
+    const next = runJson(await runCli(['--json', 'run', join(dir, 'pipelines', 'big.yaml'), '--state-url', STATE_URL], env));
     expect(next.status, next.error).toBe('success');
     expect(next.counts).toMatchObject({ added: 1000, sent: 1000, inserted: 1000 });
     expect(Number((await db.query(`SELECT count(*)::text AS n FROM ${schema}.target`)).rows[0].n)).toBe(ROWS + 1000);
@@ -183,14 +183,14 @@ describe('outflow worker', () => {
     await stopWorkers();
     const file = join(dir, 'pipelines', 'small.yaml');
     await startWorker();
-    const first = runJson(await runCli(['--json', 'run', file, '--state-url', PG_URL], env));
+    const first = runJson(await runCli(['--json', 'run', file, '--state-url', STATE_URL], env));
     expect(first.status, first.error).toBe('success');
     await db.query(`UPDATE ${schema}.small SET v = v + 1 WHERE id % 50 = 0`);
     const pause = join(dir, 'w-merge.paused');
     // Only the pausing worker takes jobs until it is killed.
     await stopWorkers();
     const w = await startWorker({ OUTFLOW_TEST_PAUSE_AT: 'merge-commit', OUTFLOW_TEST_PAUSE_FILE: pause });
-    const run = startCli(['--json', 'run', file, '--state-url', PG_URL], env);
+    const run = startCli(['--json', 'run', file, '--state-url', STATE_URL], env);
     await waitForFile(pause, 120_000);
     w.child.kill('SIGKILL');
     await startWorker();
@@ -210,7 +210,7 @@ describe('outflow worker', () => {
     await db.query(`UPDATE ${schema}.small SET v = v + 1 WHERE id % 100 = 0`);
     const bumped = Number((await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${schema}.small WHERE v = id + 2`)).rows[0].n);
     const { startTestServer } = await import('../server/serve-fixtures.js');
-    const server = await startTestServer({ dir: join(dir, 'pipelines'), stateDir: join(dir, 'serve-state'), env: { ...process.env, ...env, OUTFLOW_STATE_URL: PG_URL } });
+    const server = await startTestServer({ dir: join(dir, 'pipelines'), stateDir: join(dir, 'serve-state'), env: { ...process.env, ...env, OUTFLOW_STATE_URL: STATE_URL } });
     try {
       const started = await server.post('/api/pipelines/wk_small/runs');
       expect(started.status, started.text).toBe(202);
@@ -229,7 +229,7 @@ describe('outflow worker', () => {
   }, 300_000);
 
   it('refuses workers without a warehouse diff or a state database, naming what to set', async () => {
-    const local = await runCli(['run', join(dir, 'local.yaml'), '--workers', '--state-url', PG_URL], env);
+    const local = await runCli(['run', join(dir, 'local.yaml'), '--workers', '--state-url', STATE_URL], env);
     expect(local.code).toBe(2);
     expect(local.stderr).toContain('workers deliver the partitions of a warehouse diff; set diff: warehouse');
     const noState = await runCli(['run', join(dir, 'pipelines', 'small.yaml')], { ...env, OUTFLOW_STATE_URL: '' });

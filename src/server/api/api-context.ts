@@ -1,8 +1,8 @@
 import { dirname, relative } from 'node:path';
-import type { RunRecord } from '../../state/history-store.js';
+import type { History, RunRecord } from '../../state/history.js';
 import { summarizePipeline } from '../pipeline-summary.js';
 import type { CatalogEntry } from '../pipeline-catalog.js';
-import type { HistoryStores } from '../history-stores.js';
+import { historyKey, type HistoryStores } from '../history-stores.js';
 import type { PauseStore } from '../pause-store.js';
 import type { RunEventLog } from '../run-event-log.js';
 import type { RunManager } from '../run-manager.js';
@@ -58,11 +58,11 @@ export function errorLine(error: string | undefined): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-export function pipelineStatus(ctx: ApiContext, e: CatalogEntry) {
+export async function pipelineStatus(ctx: ApiContext, e: CatalogEntry) {
   const summary = { ...summarizePipeline(e), folder: folderOf(ctx, e) };
   if (!e.pipeline) return { ...summary, errorLine: errorLine(e.error), lastRun: null, nextRun: null, running: null, runningElsewhere: null, paused: false };
-  const store = ctx.stores.get(e.pipeline.stateDir);
-  const [lastRun] = store.listRuns(e.name, 1);
+  const store = await ctx.stores.get(e.pipeline);
+  const [lastRun] = await store.listRuns(e.name, 1);
   const running = ctx.manager.running(e.name) ?? null;
   const paused = ctx.pauses.isPaused(e.pipeline);
   return {
@@ -71,22 +71,23 @@ export function pipelineStatus(ctx: ApiContext, e: CatalogEntry) {
     nextRun: paused ? null : (ctx.scheduler.nextRun(e.name)?.toISOString() ?? null),
     paused,
     running,
-    runningElsewhere: running ? null : (store.lockHolder(e.name) ?? null),
+    runningElsewhere: running ? null : ((await store.lockHolder(e.name)) ?? null),
   };
 }
 
-export function findRun(ctx: ApiContext, id: number, pipeline: string | undefined): { run: RunRecord; entry: CatalogEntry } {
-  // Pipelines may keep history in different state folders, each numbering its runs: look in each.
+export async function findRun(ctx: ApiContext, id: number, pipeline: string | undefined): Promise<{ run: RunRecord; entry: CatalogEntry; store: History }> {
+  // Pipelines may keep history in different state folders or databases, each numbering its runs: look in each.
   const candidates = ctx.entries.filter((e) => e.pipeline && (!pipeline || e.name === pipeline));
   const seen = new Set<string>();
   for (const e of candidates) {
-    const dir = e.pipeline!.stateDir;
-    if (seen.has(dir)) continue;
-    seen.add(dir);
-    const run = ctx.stores.get(dir).getRun(id);
+    const key = historyKey(e.pipeline!);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const store = await ctx.stores.get(e.pipeline!);
+    const run = await store.getRun(id);
     if (!run) continue;
-    const entry = ctx.entries.find((x) => x.pipeline?.stateDir === dir && x.name === run.pipeline);
-    if (entry && (!pipeline || entry.name === pipeline)) return { run, entry };
+    const entry = ctx.entries.find((x) => x.pipeline && historyKey(x.pipeline) === key && x.name === run.pipeline);
+    if (entry && (!pipeline || entry.name === pipeline)) return { run, entry, store };
   }
   throw new HttpError(404, `no run ${id}${pipeline ? ` of pipeline ${pipeline}` : ''}`);
 }

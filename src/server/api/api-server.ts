@@ -11,7 +11,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import { redactValue } from '../../config/redact.js';
-import { jsonSafe } from '../../state/history-store.js';
+import { jsonSafe } from '../../state/history.js';
 import { HttpError, type ApiContext } from './api-context.js';
 import { errorBody } from './api-schemas.js';
 import { ROUTE_MODULES } from './routes/index.js';

@@ -39,7 +39,7 @@ export const liveRoutes: RouteModule = (api, ctx, streams) => {
     schema: { tags: ['live'], summary: 'Prometheus metrics (text format 0.0.4)', response: { 200: z.string(), 401: errorBody } },
     handler: async (_req, reply) => {
       void reply.type('text/plain; version=0.0.4; charset=utf-8');
-      return redact(renderMetrics(ctx.entries, ctx.manager, ctx.stores));
+      return redact(await renderMetrics(ctx.entries, ctx.manager, ctx.stores));
     },
   });
 

@@ -14,7 +14,7 @@ export const pipelineRoutes: RouteModule = (api, ctx) => {
     method: 'GET',
     url: '/api/pipelines',
     schema: { tags, summary: 'Every pipeline with its status', response: { 200: z.object({ pipelines: z.array(pipelineSchema) }), 401: errorBody } },
-    handler: async () => ({ pipelines: ctx.entries.map((e) => pipelineStatus(ctx, e)) }),
+    handler: async () => ({ pipelines: await Promise.all(ctx.entries.map((e) => pipelineStatus(ctx, e))) }),
   });
 
   api.route({

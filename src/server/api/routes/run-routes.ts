@@ -5,7 +5,7 @@ import { entryNamed, findRun, HttpError, validPipeline, type ApiContext } from '
 import { errorBody, pageParam, pipelineParams, rejectedGroups, runDetail as runDetailSchema, runEvent, runParams, runRecord } from '../api-schemas.js';
 import type { RouteModule } from '../api-server.js';
 import type { CatalogEntry } from '../../pipeline-catalog.js';
-import type { RunRecord } from '../../../state/history-store.js';
+import type { History, RunRecord } from '../../../state/history.js';
 
 const tags = ['runs'];
 const MAX_PAGE = 500;
@@ -56,8 +56,8 @@ export const runRoutes: RouteModule = (api, ctx) => {
     handler: async (req) => {
       const p = validPipeline(entryNamed(ctx, req.params.name));
       const { limit, offset } = req.query;
-      const store = ctx.stores.get(p.stateDir);
-      return { runs: store.listRuns(p.name, limit, offset), total: store.countRuns(p.name), limit, offset };
+      const store = await ctx.stores.get(p);
+      return { runs: await store.listRuns(p.name, limit, offset), total: await store.countRuns(p.name), limit, offset };
     },
   });
 
@@ -67,7 +67,7 @@ export const runRoutes: RouteModule = (api, ctx) => {
     schema: { tags, summary: 'One run with its rejected rows, paged', params: runParams, querystring: rejectedPaging, response: { 200: runDetailSchema, 404: errorBody } },
     handler: async (req) => {
       const p = validPipeline(entryNamed(ctx, req.params.name));
-      return runDetail(ctx, findRun(ctx, req.params.id, p.name), req.query.rejected_limit, req.query.rejected_offset);
+      return runDetail(ctx, await findRun(ctx, req.params.id, p.name), req.query.rejected_limit, req.query.rejected_offset);
     },
   });
 
@@ -81,7 +81,7 @@ export const runRoutes: RouteModule = (api, ctx) => {
       querystring: rejectedPaging.extend({ pipeline: z.string().optional() }),
       response: { 200: runDetailSchema, 404: errorBody },
     },
-    handler: async (req) => runDetail(ctx, findRun(ctx, req.params.id, req.query.pipeline), req.query.rejected_limit, req.query.rejected_offset),
+    handler: async (req) => runDetail(ctx, await findRun(ctx, req.params.id, req.query.pipeline), req.query.rejected_limit, req.query.rejected_offset),
   });
 
   api.route({
@@ -105,10 +105,9 @@ export const runRoutes: RouteModule = (api, ctx) => {
       },
     },
     handler: async (req) => {
-      const { run, entry } = findRun(ctx, req.params.id, validPipeline(entryNamed(ctx, req.params.name)).name);
-      const store = ctx.stores.get(entry.pipeline!.stateDir);
+      const { run, store } = await findRun(ctx, req.params.id, validPipeline(entryNamed(ctx, req.params.name)).name);
       const { limit, offset } = req.query;
-      return { run: run.id, number: run.number, counts: store.countChanges(run.id), changes: store.changes(run.id, limit, offset), limit, offset };
+      return { run: run.id, number: run.number, counts: await store.countChanges(run.id), changes: await store.changes(run.id, limit, offset), limit, offset };
     },
   });
 
@@ -123,10 +122,9 @@ export const runRoutes: RouteModule = (api, ctx) => {
       response: { 200: rejectedGroups, 404: errorBody },
     },
     handler: async (req) => {
-      const { run, entry } = findRun(ctx, req.params.id, validPipeline(entryNamed(ctx, req.params.name)).name);
-      const store = ctx.stores.get(entry.pipeline!.stateDir);
-      const { rows, total } = store.searchRejected(run.id, req.query.q, req.query.limit, req.query.offset);
-      return { groups: store.rejectedGroups(run.id), rows, total, limit: req.query.limit, offset: req.query.offset };
+      const { run, store } = await findRun(ctx, req.params.id, validPipeline(entryNamed(ctx, req.params.name)).name);
+      const { rows, total } = await store.searchRejected(run.id, req.query.q, req.query.limit, req.query.offset);
+      return { groups: await store.rejectedGroups(run.id), rows, total, limit: req.query.limit, offset: req.query.offset };
     },
   });
 
@@ -140,12 +138,11 @@ export const runRoutes: RouteModule = (api, ctx) => {
       produces: ['text/csv'],
     },
     handler: async (req, reply) => {
-      const { run, entry } = findRun(ctx, req.params.id, validPipeline(entryNamed(ctx, req.params.name)).name);
-      const store = ctx.stores.get(entry.pipeline!.stateDir);
-      // Streamed from SQLite row by row, so a run with many rejected rows is not held in memory.
-      const lines = (function* () {
+      const { run, entry, store } = await findRun(ctx, req.params.id, validPipeline(entryNamed(ctx, req.params.name)).name);
+      // Streamed from history a page at a time, so a run with many rejected rows is not held in memory.
+      const lines = (async function* () {
         yield 'key,column,reason\r\n';
-        for (const r of store.eachRejected(run.id)) yield [JSON.stringify(r.key), r.column ?? '', r.reason].map((v) => csvCell(redact(v))).join(',') + '\r\n';
+        for await (const r of store.eachRejected(run.id)) yield [JSON.stringify(r.key), r.column ?? '', r.reason].map((v) => csvCell(redact(v))).join(',') + '\r\n';
       })();
       void reply
         .type('text/csv; charset=utf-8')
@@ -165,19 +162,18 @@ export const runRoutes: RouteModule = (api, ctx) => {
       response: { 200: z.object({ events: z.array(runEvent) }), 404: errorBody },
     },
     handler: async (req) => {
-      const { run, entry } = findRun(ctx, req.params.id, validPipeline(entryNamed(ctx, req.params.name)).name);
+      const { run, entry } = await findRun(ctx, req.params.id, validPipeline(entryNamed(ctx, req.params.name)).name);
       return { events: ctx.events.read(entry.pipeline!.stateDir, entry.name, run.id) };
     },
   });
 };
 
-function runDetail(ctx: ApiContext, { run, entry }: { run: RunRecord; entry: CatalogEntry }, limit: number, offset: number) {
-  const store = ctx.stores.get(entry.pipeline!.stateDir);
+async function runDetail(ctx: ApiContext, { run, entry, store }: { run: RunRecord; entry: CatalogEntry; store: History }, limit: number, offset: number) {
   const live = ctx.manager.running(entry.name);
   return {
     ...run,
     progress: live && live.runId === run.id ? { stage: live.stage ?? null, rows: live.rows ?? null, total: live.total ?? null } : null,
-    rejected: { rows: store.rejectedRows(run.id, limit, offset), total: store.countRejected(run.id), limit, offset },
+    rejected: { rows: await store.rejectedRows(run.id, limit, offset), total: await store.countRejected(run.id), limit, offset },
   };
 }
 
