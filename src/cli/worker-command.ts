@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors.js';
-import { defineCommand, EXIT, STATE_DIR_OPTION, STATE_URL_OPTION } from './command.js';
+import { defineCommand, EXIT, STATE_DIR_OPTION } from './command.js';
 import { requireStateUrl } from '../workers/partition-locks.js';
 import { untilStopSignal } from './stop-signal.js';
 
@@ -8,7 +8,7 @@ export const workerCommand = defineCommand({
   args: '[paths...]',
   description: 'deliver partitions of warehouse-diff runs from the job queue in the state database, until stopped',
   options: [
-    STATE_URL_OPTION,
+    { flags: '--state-url <url>', description: 'the state database whose job queue the worker takes partitions from (default: $OUTFLOW_STATE_URL)' },
     { flags: '--concurrency <n>', description: 'partitions this process delivers at once', defaultValue: '1' },
     STATE_DIR_OPTION,
   ],
@@ -23,7 +23,13 @@ export const workerCommand = defineCommand({
       stateUrl,
       concurrency,
       stateDir: opts.stateDir as string | undefined,
-      log: (event, fields) => reporter.line(`${new Date().toISOString()} ${event} ${Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(' ')}`),
+      // A worker runs until stopped: its events go out as they happen, one line each (a JSON object with --json).
+      log: (event, fields) => {
+        const time = new Date().toISOString();
+        process.stdout.write(
+          reporter.json ? `${JSON.stringify({ time, event, ...fields })}\n` : `${time} ${event} ${Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(' ')}\n`,
+        );
+      },
     });
     // Until SIGTERM or SIGINT: then the partition in hand is finished and the worker stops.
     await untilStopSignal(() => worker.stop());
