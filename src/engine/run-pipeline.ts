@@ -60,7 +60,7 @@ export interface RunOptions {
   trigger?: string;
   onProgress?: (e: ProgressEvent) => void;
   signal?: AbortSignal;
-  /** Called synchronously once the run holds the lock and has its id (serve answers a trigger with it). */
+  /** Called once the run holds the lock and has its id, before any stage (serve answers a trigger with it). */
   onStart?: (runId: number) => void;
   /** diff: warehouse — partitions go to `outflow worker` processes through it (run --workers, serve). */
   dispatcher?: PartitionDispatcher;

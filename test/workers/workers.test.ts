@@ -158,7 +158,7 @@ describe('outflow worker', () => {
     w1.child.kill('SIGKILL');
     const r = runJson(await run.done);
     expect(r.status, r.error).toBe('success');
-    expect(r.counts.sent).toBe(ROWS);
+    expect(r.counts).toMatchObject({ read: ROWS, added: ROWS, sent: ROWS, unchanged: 0, rejected: 0 });
     expect(r.counts.inserted).toBeLessThan(ROWS); // the killed worker's rows were inserted by it, and counted as reconciled
     const reconciled = r.stages.filter((s) => s.stage.includes('delivered by an attempt that stopped before recording it'));
     expect(reconciled).toHaveLength(1);
@@ -175,7 +175,7 @@ describe('outflow worker', () => {
     await db.query(`INSERT INTO ${schema}.model SELECT i, md5(i::text), i * 2 FROM generate_series(${ROWS + 1}, ${ROWS + 1000}) AS i`);
     const next = runJson(await runCli(['--json', 'run', join(dir, 'pipelines', 'big.yaml'), '--state-url', STATE_URL], env));
     expect(next.status, next.error).toBe('success');
-    expect(next.counts).toMatchObject({ added: 1000, sent: 1000, inserted: 1000 });
+    expect(next.counts).toMatchObject({ read: ROWS + 1000, added: 1000, sent: 1000, inserted: 1000, unchanged: ROWS });
     expect(Number((await db.query(`SELECT count(*)::text AS n FROM ${schema}.target`)).rows[0].n)).toBe(ROWS + 1000);
   }, 900_000);
 
@@ -196,7 +196,7 @@ describe('outflow worker', () => {
     await startWorker();
     const r = runJson(await run.done);
     expect(r.status, r.error).toBe('success');
-    expect(r.counts).toMatchObject({ changed: 1200, sent: 1200, updated: 1200, inserted: 0 });
+    expect(r.counts).toMatchObject({ read: 60000, changed: 1200, sent: 1200, updated: 1200, inserted: 0, unchanged: 58800 });
     expect(r.stages.some((s) => /\(attempt [2-9]\)/.test(s.stage))).toBe(true);
     const changed = await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${schema}.small_target WHERE v = id + 1`);
     expect(Number(changed.rows[0].n)).toBe(1200);
