@@ -111,7 +111,7 @@ export async function runWithWarehouseDiff(r: WarehouseRun): Promise<void> {
   const mustMerge = isFull && (mode === 'mirror' || mode === 'replace');
   const parts = diff.parts.length === 0 && mustMerge ? [{ part: 0, added: 0, changed: 0, removed: 0 }] : diff.parts;
   const tally = { sent: 0, unchangedInMerge: 0, invalid: 0 };
-  const add = (o: Pick<PartitionOutcome, 'sent' | 'inserted' | 'updated' | 'deleted' | 'unchanged' | 'invalid' | 'reconciled'>, label: string) => {
+  const add: AddOutcome = (o, label) => {
     tally.invalid += o.invalid;
     tally.sent += o.sent + o.reconciled;
     tally.unchangedInMerge += o.unchanged;

@@ -23,15 +23,10 @@ import {
   type RunTotals,
   type StartedRun,
 } from './history.js';
+import { cannotConnect, ensureStateTables, parseStateUrl } from './state-database.js';
 
-/** The schema outflow owns in the state database, unless the URL says `?schema=`. */
-export const DEFAULT_STATE_SCHEMA = 'outflow';
-const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
-const INSUFFICIENT_PRIVILEGE = '42501';
 /** eachRejected reads this many rows per query. */
 const PAGE = 1000;
-/** Databases and schemas whose tables this process has created or found (serve opens one history per run). */
-const isReady = new Set<string>();
 
 /**
  * Run history, locks, rejected rows and change logs in a Postgres database that several
@@ -63,10 +58,8 @@ export class PostgresHistory implements History {
     // An idle connection the server drops must not crash the process; the next query reconnects.
     pool.on('error', () => undefined);
     const history = new PostgresHistory(pool, connection, schema);
-    const ready = `${connection.connectionString} ${schema}`;
     try {
-      if (!isReady.has(ready)) await history.createTables();
-      isReady.add(ready);
+      await history.createTables();
     } catch (e) {
       await pool.end().catch(() => undefined);
       throw e;
@@ -76,99 +69,18 @@ export class PostgresHistory implements History {
 
   private async createTables(): Promise<void> {
     const client = await this.connect(this.pool);
-    const { runs, rejected, changes, locks } = this.t;
-    const s = pg.escapeIdentifier(this.schema);
     try {
-      // Tables in place: no DDL, which would need CREATE on the schema even with IF NOT EXISTS
-      // (a role that only reads and writes history, such as a reporting machine's, has none).
-      const existing = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = $1 AND tablename = ANY($2)', [
-        this.schema,
-        ['runs', 'rejected_rows', 'changes', 'locks'],
-      ]);
-      if (existing.rows[0].n === 4) return;
-      // Two processes opening a fresh database at once would race on CREATE … IF NOT EXISTS.
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`outflow:${this.schema}:tables`]);
-      const found = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.schema]);
-      if (found.rowCount === 0) await client.query(`CREATE SCHEMA ${s}`);
-      await client.query(`
-        CREATE TABLE IF NOT EXISTS ${runs} (
-          id bigserial PRIMARY KEY,
-          pipeline text NOT NULL,
-          number integer NOT NULL,
-          status text NOT NULL,
-          trigger text NOT NULL,
-          mode text NOT NULL,
-          sync_kind text,
-          full_reason text,
-          started_at timestamptz NOT NULL,
-          finished_at timestamptz,
-          duration_ms bigint,
-          counts jsonb NOT NULL,
-          stages jsonb NOT NULL,
-          error text,
-          pid integer,
-          host text,
-          UNIQUE (pipeline, number)
-        );
-        CREATE TABLE IF NOT EXISTS ${rejected} (
-          id bigserial PRIMARY KEY,
-          run_id bigint NOT NULL,
-          pipeline text NOT NULL,
-          key text NOT NULL,
-          column_name text,
-          reason text NOT NULL
-        );
-        CREATE INDEX IF NOT EXISTS rejected_rows_by_run ON ${rejected} (run_id, id);
-        CREATE TABLE IF NOT EXISTS ${changes} (
-          id bigserial PRIMARY KEY,
-          run_id bigint NOT NULL,
-          op text NOT NULL,
-          key text NOT NULL,
-          column_name text,
-          reason text
-        );
-        CREATE INDEX IF NOT EXISTS changes_by_run ON ${changes} (run_id, id);
-        CREATE TABLE IF NOT EXISTS ${locks} (
-          pipeline text PRIMARY KEY,
-          run_id bigint,
-          pid integer NOT NULL,
-          host text NOT NULL,
-          acquired_at timestamptz NOT NULL
-        );`);
-      await client.query('COMMIT');
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw this.accessError(e) ?? e;
+      await ensureStateTables(client, this.schema, this.connection);
     } finally {
       client.release();
     }
-  }
-
-  /** A missing privilege, said in terms of what to grant. */
-  private accessError(e: unknown): StateAccessError | undefined {
-    if ((e as { code?: string }).code !== INSUFFICIENT_PRIVILEGE) return undefined;
-    const who = this.connection.user ?? 'the state user';
-    const message = redact((e as Error).message);
-    const s = pg.escapeIdentifier(this.schema);
-    if (/for database/.test(message)) {
-      return new StateAccessError(
-        `state database: outflow keeps its state in schema "${this.schema}", which does not exist, and ${who} may not create it (${message}); ` +
-          `GRANT CREATE ON DATABASE to ${who}, or create the schema and GRANT USAGE, CREATE ON SCHEMA ${s} TO ${who}`,
-        { cause: e },
-      );
-    }
-    return new StateAccessError(
-      `state database: outflow keeps its state in schema "${this.schema}", and ${who} lacks a privilege there (${message}); GRANT USAGE, CREATE ON SCHEMA ${s} TO ${who}`,
-      { cause: e },
-    );
   }
 
   private async connect(pool: pg.Pool): Promise<pg.PoolClient> {
     try {
       return await pool.connect();
     } catch (e) {
-      throw new ConnectionError(`state database: cannot connect to ${describeConnection(this.connection)}: ${redact((e as Error).message)}`, { cause: e });
+      throw cannotConnect(this.connection, e);
     }
   }
 
@@ -206,7 +118,7 @@ export class PostgresHistory implements History {
     try {
       await client.connect();
     } catch (e) {
-      throw new ConnectionError(`state database: cannot connect to ${describeConnection(this.connection)}: ${redact((e as Error).message)}`, { cause: e });
+      throw cannotConnect(this.connection, e);
     }
     try {
       const [{ locked }] = (await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked', [this.lockKey(pipeline)])).rows;
@@ -447,38 +359,6 @@ export class PostgresHistory implements History {
   async close(): Promise<void> {
     for (const pipeline of [...this.lockClients.keys()]) await this.releaseLock(pipeline).catch(() => undefined);
     await this.pool.end();
-  }
-}
-
-/** Splits outflow's own `schema` parameter off the URL; the rest goes to the driver as is. */
-export function parseStateUrl(url: string): { connection: pg.ClientConfig; schema: string } {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new ConnectionError(`state url: expected a postgres:// URL, got ${JSON.stringify(redact(url))}`);
-  }
-  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
-    throw new ConnectionError(`state url: expected a postgres:// URL, got ${parsed.protocol}// (${redact(url)})`);
-  }
-  const schema = parsed.searchParams.get('schema') ?? DEFAULT_STATE_SCHEMA;
-  if (!SCHEMA_NAME.test(schema)) {
-    throw new ConnectionError(`state url: schema: expected a plain schema name (letters, digits and _, not starting with a digit), got ${JSON.stringify(schema)}`);
-  }
-  parsed.searchParams.delete('schema');
-  const connection: pg.ClientConfig = { connectionString: parsed.toString(), application_name: 'outflow' };
-  // The user, for privilege messages; the driver reads it from the URL itself.
-  if (parsed.username) connection.user = decodeURIComponent(parsed.username);
-  return { connection, schema };
-}
-
-/** host:port/database of a connection, never its password. */
-function describeConnection(c: pg.ClientConfig): string {
-  try {
-    const u = new URL(c.connectionString!);
-    return `${u.host}${u.pathname}`;
-  } catch {
-    return 'the state database';
   }
 }
 

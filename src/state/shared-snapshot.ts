@@ -2,9 +2,9 @@ import { dirname } from 'node:path';
 import { copyFileSync, createReadStream, existsSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, rmSync, writeSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
 import { redact } from '../config/redact.js';
-import { TransientError } from '../errors.js';
+import { StateAccessError, TransientError } from '../errors.js';
 import { committedSnapshotFile, snapshotFile } from '../diff/snapshot-store.js';
-import { parseStateUrl } from './postgres-history.js';
+import { connectStateDatabase } from './state-database.js';
 
 const q = pg.escapeIdentifier;
 
@@ -30,19 +30,13 @@ export interface SharedSnapshotPlace {
   pipeline: string;
 }
 
+/** A session on the state database (see state-database.ts); a failure to reach it may pass: transient. */
 async function connect(place: SharedSnapshotPlace): Promise<{ client: pg.Client; schema: string }> {
-  const { connection, schema } = parseStateUrl(place.url);
-  const client = new pg.Client(connection);
-  client.on('error', () => undefined);
   try {
-    await client.connect();
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${q(schema)}`);
-    await client.query(
-      `CREATE TABLE IF NOT EXISTS ${q(schema)}.snapshots (pipeline text NOT NULL, version bigint NOT NULL, piece integer NOT NULL, data bytea NOT NULL, PRIMARY KEY (pipeline, version, piece))`,
-    );
-    return { client, schema };
+    return await connectStateDatabase(place.url);
   } catch (e) {
-    await client.end().catch(() => undefined);
+    // A missing privilege is said as it is (what to grant); not reaching the database may pass.
+    if (e instanceof StateAccessError) throw e;
     throw new TransientError(`cannot reach the state database for the shared snapshot: ${redact((e as Error).message)}`, { cause: e });
   }
 }

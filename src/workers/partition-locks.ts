@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { redact } from '../config/redact.js';
-import { ConfigError, TransientError } from '../errors.js';
-import { parseStateUrl } from '../state/postgres-history.js';
+import { ConfigError, StateAccessError, TransientError } from '../errors.js';
+import { connectStateDatabase, parseStateUrl } from '../state/state-database.js';
 
 const q = pg.escapeIdentifier;
 
@@ -29,18 +29,14 @@ export class PartitionLocks {
 
   /** `url`: the state URL (its `?schema=` names the schema outflow owns, default outflow). */
   static async connect(url: string): Promise<PartitionLocks> {
-    const { connection, schema } = parseStateUrl(url);
-    const client = new pg.Client(connection);
-    client.on('error', () => undefined); // a dropped session surfaces on the next query
     try {
-      await client.connect();
-      await client.query(`CREATE SCHEMA IF NOT EXISTS ${q(schema)}`);
-      await client.query(`CREATE TABLE IF NOT EXISTS ${q(schema)}.partition_diffs (pipeline text PRIMARY KEY, diff_id bigint NOT NULL, run_id bigint NOT NULL, started_at timestamptz NOT NULL DEFAULT now())`);
+      const { client, schema } = await connectStateDatabase(url);
+      return new PartitionLocks(client, schema);
     } catch (e) {
-      await client.end().catch(() => undefined);
-      throw new TransientError(`cannot reach the state database for partition locks (schema ${schema}): ${redact((e as Error).message)}`, { cause: e });
+      // A missing privilege is said as it is (what to grant); not reaching the database may pass.
+      if (e instanceof StateAccessError) throw e;
+      throw new TransientError(`cannot reach the state database for partition locks: ${redact((e as Error).message)}`, { cause: e });
     }
-    return new PartitionLocks(client, schema);
   }
 
   /**

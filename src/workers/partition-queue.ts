@@ -16,18 +16,15 @@ export const PARTITION_QUEUE = 'outflow-partitions';
  * graphile-worker: docs/scale.md.
  */
 export class PartitionQueue {
-  private constructor(
-    readonly boss: PgBoss,
-    private readonly errors: Error[],
-  ) {}
+  private constructor(readonly boss: PgBoss) {}
 
   /**
    * `superviseEverySeconds` is how often this process looks for expired jobs (pg-boss's
    * maintenance; one process at a time does it): it bounds how late a dead worker's
-   * partition is noticed after its expiry.
+   * partition is noticed after its expiry. `onError` hears pg-boss's background failures
+   * (a connection lost while polling: it goes on polling).
    */
-  static async open(url: string, opts: { superviseEverySeconds?: number } = {}): Promise<PartitionQueue> {
-    const errors: Error[] = [];
+  static async open(url: string, opts: { superviseEverySeconds?: number; onError?: (e: Error) => void } = {}): Promise<PartitionQueue> {
     const { connectionString, schema } = queuePlace(url);
     const boss = new PgBoss({
       connectionString,
@@ -39,8 +36,8 @@ export class PartitionQueue {
       // Nothing here is scheduled by cron; pg-boss's clock checks would only add queries.
       schedule: false,
     });
-    // pg-boss reports background failures (a lost connection during polling) as events: kept, never thrown at random.
-    boss.on('error', (e: Error) => errors.push(e));
+    // Unheard, an 'error' event would end the process.
+    boss.on('error', (e: Error) => opts.onError?.(e));
     try {
       await boss.start();
       await boss.createQueue(PARTITION_QUEUE);
@@ -48,7 +45,7 @@ export class PartitionQueue {
       await boss.stop({ graceful: false, wait: false }).catch(() => undefined);
       throw new OutflowError(`cannot open the job queue in the state database (schema ${schema}): ${redact((e as Error).message)}`, { cause: e });
     }
-    return new PartitionQueue(boss, errors);
+    return new PartitionQueue(boss);
   }
 
   /** Enqueues one job per partition; returns their ids in order. */
@@ -88,11 +85,6 @@ export class PartitionQueue {
     for (let i = 0; i < concurrency; i++) {
       await this.boss.work<PartitionJob>(PARTITION_QUEUE, { batchSize: 1, pollingIntervalSeconds }, async ([job]) => handler(job));
     }
-  }
-
-  /** Background errors pg-boss reported since the last call. */
-  takeErrors(): Error[] {
-    return this.errors.splice(0);
   }
 
   async close(graceful = true): Promise<void> {

@@ -36,7 +36,10 @@ export interface RunningWorker {
  */
 export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const me = `${hostname()}:${process.pid}`;
-  const queue = await PartitionQueue.open(o.stateUrl, { superviseEverySeconds: o.superviseEverySeconds });
+  const queue = await PartitionQueue.open(o.stateUrl, {
+    superviseEverySeconds: o.superviseEverySeconds,
+    onError: (e) => o.log('queue error', { error: redact(e.message) }),
+  });
   const stopping = new AbortController();
   await queue.work(o.concurrency, async (job) => {
     const d = job.data;
